@@ -1,0 +1,118 @@
+/**
+ * The application model: what a blueprint means once parsed and validated.
+ * Workflows consume only this model, never raw YAML.
+ */
+
+/** Where a value came from in a blueprint file, for located error messages. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface Problem extends SourcePosition {
+  /** Dotted path of the key the problem is about, e.g. `services[1].brooklyn.config.image`. */
+  key?: string;
+  message: string;
+}
+
+export type ImageSource =
+  /** A local (or registry) image reference, `name:tag`. */
+  | { kind: 'image'; image: string }
+  /** A Dockerfile given as a URL, a path relative to the blueprint, or inline text. */
+  | { kind: 'dockerfile'; url?: string; path?: string; inline?: string }
+  /** Clocker's entity definition: a base image plus commands, committed into an image. */
+  | { kind: 'entity'; base: string; install: string[]; customize: string[]; launch?: string };
+
+export interface PortSpec {
+  container: number;
+  /** Host port to forward to; `0` asks for a random free port; absent means not forwarded. */
+  host?: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface VolumeSpec {
+  /** Host path or named volume; absent for an anonymous volume. */
+  source?: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface HealthCheck {
+  /** Command run inside the container; exit 0 means healthy. */
+  command?: string[];
+  /** Alternatively, a TCP port that must accept connections. */
+  port?: number;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+/** A placement strategy entry, by registered name, with its configuration. */
+export interface StrategyConfig {
+  name: string;
+  config: Record<string, unknown>;
+}
+
+export interface AffinityRule {
+  /** `true` for anti-affinity (`NOT ...` in Clocker's string form). */
+  negate: boolean;
+  /** What the rule matches against. */
+  target: 'service' | 'app' | 'hostLabel' | 'image' | 'empty';
+  value?: string;
+  /** Hard rules filter; soft rules only weigh the score. */
+  hard: boolean;
+  weight: number;
+}
+
+export interface PolicySpec {
+  /** Native policy name: `autoscaler`, `restarter`, `replacer`, `failureDetector`. */
+  type: string;
+  config: Record<string, unknown>;
+}
+
+export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export interface Service {
+  id: string;
+  name: string;
+  /** `container`: one instance; `cluster`: `replicas` identical instances. */
+  type: 'container' | 'cluster';
+  /** The Clocker/Brooklyn type name as written, when an alias was used. */
+  declaredType?: string;
+  replicas: number;
+  source: ImageSource;
+  /** Overrides the image's command. */
+  command?: string[];
+  /**
+   * Environment; values may hold references in the native form `${service.attribute}` and secrets
+   * as `${secret:NAME}` (Brooklyn forms are normalised to these by the parser).
+   */
+  env: Record<string, string>;
+  ports: PortSpec[];
+  volumes: VolumeSpec[];
+  resources: { cpus?: number; memoryBytes?: number };
+  healthCheck?: HealthCheck;
+  restart: RestartPolicy;
+  /** Extra DNS names (beyond `<service>.<app>.berth`). */
+  dnsNames: string[];
+  placement: StrategyConfig[];
+  affinity: AffinityRule[];
+  /** Explicit and reference-derived dependencies, by service id. */
+  dependsOn: string[];
+  policies: PolicySpec[];
+  position: SourcePosition;
+}
+
+export interface Blueprint {
+  /** The application name: DNS-safe, used in labels, workflow IDs and DNS names. */
+  app: string;
+  name: string;
+  locations: string[];
+  network?: { cidr: string };
+  placement: StrategyConfig[];
+  /** Secret names declared by the blueprint (values are never stored in the model). */
+  secrets: string[];
+  /** In dependency order: every service comes after the services it depends on. */
+  services: Service[];
+}
