@@ -16,7 +16,19 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['fs', 'node:*', 'child_process', 'os', 'net', 'dockerode', 'ssh2', '../adapters/*', '*/adapters/*'] },
+        {
+          patterns: [
+            'fs',
+            'node:*',
+            'child_process',
+            'os',
+            'net',
+            'dockerode',
+            'ssh2',
+            '../adapters/*',
+            '*/adapters/*',
+          ],
+        },
       ],
       'no-restricted-properties': [
         'error',

@@ -8,7 +8,11 @@ export function describeError(err: unknown): { line: string; details: string[] }
   if (err instanceof UserError) return { line: err.message, details: err.problems };
   let e: unknown = err;
   // WorkflowFailedError -> ActivityFailure -> ApplicationFailure: the innermost message says what failed.
-  for (let i = 0; i < 5 && e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause; i++) {
+  for (
+    let i = 0;
+    i < 5 && e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause;
+    i++
+  ) {
     e = (e as { cause: unknown }).cause;
   }
   const message = e instanceof Error ? e.message : String(e);

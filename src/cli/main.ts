@@ -5,7 +5,9 @@ import { COMMANDS } from './commands';
 async function run(): Promise<void> {
   const program = new Command()
     .name('berth')
-    .description('Durable container orchestrator: deploy YAML blueprints onto Docker hosts via Temporal workflows')
+    .description(
+      'Durable container orchestrator: deploy YAML blueprints onto Docker hosts via Temporal workflows',
+    )
     .showHelpAfterError()
     .exitOverride();
   for (const register of COMMANDS) register(program);

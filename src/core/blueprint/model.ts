@@ -71,6 +71,13 @@ export interface PolicySpec {
   config: Record<string, unknown>;
 }
 
+/** A derived attribute published by a service (Brooklyn's Transformer enricher). */
+export interface EnricherSpec {
+  /** Native enricher name: `transformer`. */
+  type: string;
+  config: Record<string, unknown>;
+}
+
 export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
 export interface Service {
@@ -101,6 +108,12 @@ export interface Service {
   /** Explicit and reference-derived dependencies, by service id. */
   dependsOn: string[];
   policies: PolicySpec[];
+  /** Derived attributes (Brooklyn enrichers); values are templates like `env`. */
+  enrichers?: EnricherSpec[];
+  /** Clocker's `links`: alias -> service id (each also a dependency); the alias resolves like the id. */
+  links?: Record<string, string>;
+  /** Names of the secrets this service's env uses (values are never in the model). */
+  secrets?: string[];
   position: SourcePosition;
 }
 
@@ -108,6 +121,7 @@ export interface Blueprint {
   /** The application name: DNS-safe, used in labels, workflow IDs and DNS names. */
   app: string;
   name: string;
+  description?: string;
   locations: string[];
   network?: { cidr: string };
   placement: StrategyConfig[];

@@ -1,0 +1,24 @@
+import * as os from 'os';
+import * as path from 'path';
+import * as fs from 'fs';
+
+/** Berth's own state: the dev server's SQLite file, logs, pid files, the cached Temporal CLI. */
+export function berthHome(): string {
+  return process.env.BERTH_HOME ?? path.join(os.homedir(), '.berth');
+}
+
+export function ensureBerthHome(): string {
+  const home = berthHome();
+  fs.mkdirSync(home, { recursive: true });
+  return home;
+}
+
+/** The project root (where package.json lives), from either src/ or dist/src/. */
+export function projectRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find Berth's package.json above ${__dirname}`);
+}

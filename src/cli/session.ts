@@ -1,0 +1,152 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
+import { UserError } from '../core/errors';
+import { createDockerClient, pingDocker } from '../adapters/docker';
+import { berthHome, ensureBerthHome, projectRoot } from '../adapters/paths';
+import {
+  connectClient,
+  isTemporalReachable,
+  temporalTarget,
+  workflowPollerCount,
+  workflowUiLink,
+  type TemporalTarget,
+} from '../adapters/temporal';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/search-attributes';
+import { info, warn } from './output';
+
+export interface Session {
+  client: Client;
+  target: TemporalTarget;
+}
+
+const AUTOSTART_TIMEOUT_MS = 90_000;
+
+/** Starts `berth server` detached (logs and pid under ~/.berth) and waits, bounded, until a worker polls. */
+async function startEmbeddedInBackground(target: TemporalTarget): Promise<void> {
+  const home = ensureBerthHome();
+  const logFile = path.join(home, 'server.log');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [path.join(projectRoot(), 'bin', 'berth'), 'server'], {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: process.env,
+  });
+  child.unref();
+  info(
+    `no Temporal server at ${target.address}: started the embedded server and a worker in the background (pid ${child.pid}, log ${logFile}; stop with 'berth server stop')`,
+  );
+  const deadline = Date.now() + AUTOSTART_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (await isTemporalReachable(target, 1000)) {
+      const client = await connectClient(target);
+      if ((await workflowPollerCount(client, target)) > 0) return;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const lastError = fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('error:'))
+    .pop();
+  if (child.exitCode !== null)
+    throw new UserError(
+      `the embedded server exited (${lastError ?? `code ${child.exitCode}`}); see ${logFile}`,
+    );
+  throw new UserError(
+    `the embedded server did not come up within ${AUTOSTART_TIMEOUT_MS / 1000} s; see ${logFile}`,
+  );
+}
+
+/**
+ * Connects to Berth's Temporal server. With the embedded default (no TEMPORAL_ADDRESS) and
+ * `autostart`, checks the local Docker engine first (so bad set-up changes nothing) and starts the
+ * server in the background when none answers.
+ */
+export async function openSession({ autostart }: { autostart: boolean }): Promise<Session> {
+  const target = temporalTarget();
+  if (target.embedded && autostart) {
+    await pingDocker(createDockerClient());
+    if (!(await isTemporalReachable(target))) await startEmbeddedInBackground(target);
+  }
+  const client = await connectClient(target);
+  return { client, target };
+}
+
+export async function warnWhenNoWorker(session: Session): Promise<void> {
+  try {
+    if ((await workflowPollerCount(session.client, session.target)) === 0) {
+      warn(
+        `no Berth worker polls task queue '${session.target.taskQueue}' yet: start one with 'berth worker' (the workflow waits for it)`,
+      );
+    }
+  } catch {
+    // the check is advisory
+  }
+}
+
+export interface StartedOperation<R> {
+  handle: WorkflowHandle;
+  workflowId: string;
+  runId: string;
+  ui?: string;
+  result: () => Promise<R>;
+}
+
+export async function startOperation<R>(
+  session: Session,
+  workflowType: string,
+  workflowId: string,
+  args: unknown[],
+  app: string,
+  operation: string,
+): Promise<StartedOperation<R>> {
+  const searchAttributes: SearchAttributePair[] = [
+    { key: BERTH_APP, value: app },
+    { key: BERTH_OPERATION, value: operation },
+    { key: BERTH_STATUS, value: 'running' },
+  ];
+  let handle: WorkflowHandleWithFirstExecutionRunId;
+  try {
+    handle = await session.client.workflow.start(workflowType, {
+      taskQueue: session.target.taskQueue,
+      workflowId,
+      args,
+      typedSearchAttributes: searchAttributes,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const link = workflowUiLink(session.target, workflowId);
+      throw new UserError(
+        `a ${operation} of app '${app}' is already running (workflow ${workflowId}${link ? `, ${link}` : ''})`,
+      );
+    }
+    const message = (err as Error).message ?? String(err);
+    if (/search attribute/i.test(message)) {
+      throw new UserError(
+        `the Temporal namespace '${session.target.namespace}' lacks Berth's search attributes: run 'temporal operator search-attribute create --name BerthApp --type Keyword' (and BerthOperation, BerthStatus)`,
+      );
+    }
+    throw err;
+  }
+  const runId = handle.firstExecutionRunId;
+  return {
+    handle,
+    workflowId,
+    runId,
+    ui: workflowUiLink(session.target, workflowId, runId),
+    result: () => handle.result(),
+  };
+}
+
+export function serverPidFile(): string {
+  return path.join(berthHome(), 'server.pid');
+}

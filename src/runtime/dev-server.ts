@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { SEARCH_ATTRIBUTES } from '../core/names';
+import { UserError } from '../core/errors';
+import { findTemporalCli } from '../adapters/temporal-cli';
+import { ensureBerthHome } from '../adapters/paths';
+import { embeddedUiPort, isTemporalReachable, type TemporalTarget } from '../adapters/temporal';
+
+export interface DevServer {
+  process: ChildProcess;
+  uiUrl: string;
+  stop(): Promise<void>;
+}
+
+export function devServerArgs(dbFile: string, port: number, uiPort: number): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    dbFile,
+    '--log-level',
+    'warn',
+    ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+  ];
+}
+
+/**
+ * Starts `temporal server start-dev` with its history in ~/.berth/temporal.db (it survives restarts)
+ * and waits, bounded, until its frontend answers.
+ */
+export async function startDevServer(target: TemporalTarget, logFile: string): Promise<DevServer> {
+  const home = ensureBerthHome();
+  const cli = findTemporalCli();
+  const port = Number(target.address.split(':').pop());
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(cli, devServerArgs(path.join(home, 'temporal.db'), port, embeddedUiPort()), {
+    stdio: ['ignore', log, log],
+  });
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? -1));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && exited === null) {
+    if (await isTemporalReachable(target, 1000)) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  if (exited !== null || !(await isTemporalReachable(target, 1000))) {
+    child.kill('SIGTERM');
+    throw new UserError(
+      `the Temporal dev server did not start (exit ${exited ?? 'timeout'}); see ${logFile}`,
+    );
+  }
+  return {
+    process: child,
+    uiUrl: `http://localhost:${embeddedUiPort()}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

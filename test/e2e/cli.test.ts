@@ -1,0 +1,135 @@
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { LABEL } from '../../src/core/names';
+import { appContainers, appNetworks, uniqueApp } from '../support/docker';
+import { testAddress, testClient, uniqueTaskQueue } from '../support/temporal';
+import {
+  blueprintCopy,
+  expectOneLineError,
+  runCli,
+  startWorkerProcess,
+  stopProcess,
+  tempDir,
+} from '../support/cli';
+
+describe('berth CLI end to end (real worker process, dev server and Docker engine)', () => {
+  const taskQueue = uniqueTaskQueue('cli');
+  const dir = tempDir('cli');
+  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue, BERTH_HOME: path.join(dir, 'home') };
+  let worker: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    env.TEMPORAL_ADDRESS = testAddress();
+    worker = await startWorkerProcess(env);
+  });
+
+  afterAll(async () => {
+    await stopProcess(worker);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('deploy, status and destroy the hello blueprint', async () => {
+    const app = uniqueApp('hello');
+    const file = blueprintCopy('blueprints/hello.yaml', app, dir);
+
+    const deployed = await runCli(['deploy', file, '--json'], env);
+    expect(deployed.stderr).toMatch(/deploying .*: workflow berth-deploy-/);
+    expect(deployed.code).toBe(0);
+    const result = JSON.parse(deployed.stdout);
+    expect(result.workflowId).toBe(`berth-deploy-${app}`);
+    expect(result.instances.length).toBeGreaterThanOrEqual(1);
+
+    const containers = await appContainers(app);
+    expect(containers.map((c) => c.State)).toEqual(containers.map(() => 'running'));
+    expect(containers.map((c) => c.Labels[LABEL.instance]).sort()).toEqual(
+      result.instances.map((i: { instance: string }) => i.instance).sort(),
+    );
+    expect(containers.every((c) => c.Image === 'berth/busybox:1')).toBe(true);
+
+    const status = await runCli(['status', app, '--json'], env);
+    expect(status.code).toBe(0);
+    const apps = JSON.parse(status.stdout).apps;
+    expect(apps).toHaveLength(1);
+    expect(apps[0].instances.map((i: { state: string }) => i.state)).toEqual(containers.map(() => 'running'));
+
+    const human = await runCli(['status', app], env);
+    expect(human.stdout).toMatch(new RegExp(`${app}\\s+\\S+\\s+\\S+-1\\s+running`));
+
+    const destroyed = await runCli(['destroy', app, '--json'], env);
+    expect(destroyed.code).toBe(0);
+    expect(JSON.parse(destroyed.stdout)).toMatchObject({ app, containers: containers.length, networks: 1 });
+    expect(await appContainers(app)).toHaveLength(0);
+    expect(await appNetworks(app)).toHaveLength(0);
+  });
+
+  test('bad input: one line, exit 1, no stack, nothing changed', async () => {
+    expectOneLineError(
+      await runCli(['deploy', path.join(dir, 'missing.yaml')], env),
+      /cannot read .*missing.yaml: no such file/,
+    );
+
+    const invalid = path.join(dir, 'invalid.yaml');
+    fs.writeFileSync(invalid, 'id: bt-invalid\nservices: [\n');
+    expectOneLineError(await runCli(['deploy', invalid], env), /invalid.yaml:3:1: invalid YAML/);
+    expect(await appContainers('bt-invalid')).toHaveLength(0);
+
+    expectOneLineError(await runCli(['status', 'bt-no-such-app'], env), /unknown app 'bt-no-such-app'/);
+    expectOneLineError(await runCli(['destroy', 'bt-no-such-app'], env), /unknown app 'bt-no-such-app'/);
+
+    // The embedded default checks the local engine before starting anything.
+    const home = path.join(dir, 'nodocker-home');
+    const noDocker = await runCli(['deploy', 'blueprints/hello.yaml'], {
+      TEMPORAL_ADDRESS: '',
+      BERTH_HOME: home,
+      BERTH_PORT: '1',
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    });
+    expectOneLineError(noDocker, /Docker engine unreachable at unix:\/\/\/nonexistent\/docker.sock/);
+    expect(fs.existsSync(path.join(home, 'server.pid'))).toBe(false);
+
+    const usage = await runCli(['deploy'], env);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument 'file'/);
+  });
+
+  test('killing the worker in the middle of a deploy and starting another completes it once', async () => {
+    const app = uniqueApp('crash');
+    const file = path.join(dir, 'crash.yaml');
+    fs.writeFileSync(
+      file,
+      `id: ${app}\nservices:\n  - id: web\n    type: cluster\n    initialSize: 3\n    image: berth/busybox:1\n    command: [sleep, "3600"]\n`,
+    );
+    const started = await runCli(
+      ['deploy', file, '--detach', '--json', '--stagger', '1500ms', '--activity-timeout', '5s'],
+      env,
+    );
+    expect(started.code).toBe(0);
+    const { workflowId } = JSON.parse(started.stdout);
+
+    // Wait (bounded) until the deploy is under way, then kill -9 the worker.
+    for (let i = 0; i < 150 && (await appContainers(app)).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const before = (await appContainers(app)).length;
+    expect(before).toBeGreaterThanOrEqual(1);
+    expect(before).toBeLessThan(3);
+    await stopProcess(worker, 'SIGKILL');
+
+    worker = await startWorkerProcess(env);
+    const { client, close } = await testClient();
+    try {
+      const result = await client.workflow.getHandle(workflowId).result();
+      expect(result.instances.map((i: { instance: string }) => i.instance)).toEqual([
+        'web-1',
+        'web-2',
+        'web-3',
+      ]);
+    } finally {
+      await close();
+    }
+    const containers = await appContainers(app);
+    expect(containers.map((c) => c.Labels[LABEL.instance]).sort()).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(containers.every((c) => c.State === 'running')).toBe(true);
+    expect((await runCli(['destroy', app], env)).code).toBe(0);
+  });
+});

@@ -1,0 +1,35 @@
+import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import type { InstanceStatus } from '../activities/types';
+import { dockerActivities, type ActivityTuning } from './activity-options';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './search-attributes';
+
+export interface StatusInput {
+  /** One app, or every app when absent. */
+  app?: string;
+  activities?: ActivityTuning;
+}
+
+export interface AppStatus {
+  app: string;
+  instances: InstanceStatus[];
+}
+
+/** Reads what is running; an app with no containers is unknown. */
+export async function status(input: StatusInput): Promise<AppStatus[]> {
+  const docker = dockerActivities(input.activities);
+  upsertSearchAttributes([
+    { key: BERTH_APP, value: input.app ?? '*' },
+    { key: BERTH_OPERATION, value: 'status' },
+  ]);
+  const instances = await docker.listInstances(input.app);
+  if (input.app && instances.length === 0) {
+    throw ApplicationFailure.nonRetryable(
+      `unknown app '${input.app}': Berth has no containers for it`,
+      'UnknownApp',
+    );
+  }
+  const apps = new Map<string, InstanceStatus[]>();
+  for (const i of instances) apps.set(i.app, [...(apps.get(i.app) ?? []), i]);
+  upsertSearchAttributes([{ key: BERTH_STATUS, value: 'done' }]);
+  return [...apps.entries()].map(([app, list]) => ({ app, instances: list }));
+}
