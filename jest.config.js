@@ -3,7 +3,7 @@
  * one real Temporal dev server per run, started in globalSetup, and the real Docker engine).
  * Run with --runInBand on 2 cores.
  */
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] };
+const transform = { '^.+\\.ts$': 'ts-jest' };
 module.exports = {
   testTimeout: 180000,
   forceExit: true,

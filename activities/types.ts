@@ -12,6 +12,33 @@ export interface ContainerSpec {
   network: string;
   /** Network-scoped DNS aliases (Docker's embedded DNS answers them inside the app network). */
   aliases: string[];
+  /** The address Berth assigned in the app's subnet (kept when the container is replaced). */
+  ip?: string;
+  /** DNS servers (Berth's dnsmasq) for names under `.berth`. */
+  dns?: string[];
+  /** See LABEL.config. */
+  configHash?: string;
+  restart?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  cpus?: number;
+  memoryBytes?: number;
+}
+
+export interface ReadinessCheck {
+  id: string;
+  /** Command run inside the container; exit 0 means ready. */
+  command?: string[];
+  /** A TCP port of the container that must accept connections. */
+  port?: number;
+  address?: string;
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export interface LocalHost {
+  id: string;
+  cpus: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
 }
 
 export interface ContainerRef {
@@ -31,6 +58,7 @@ export interface InstanceStatus {
   state: string;
   status: string;
   ip?: string;
+  configHash?: string;
   ports: { container: number; protocol: string; hostIp: string; hostPort: number }[];
 }
 

@@ -9,14 +9,30 @@ export interface ActivityTuning {
   maxAttempts?: number;
 }
 
+const retry = (maxAttempts?: number) => ({
+  initialInterval: 500,
+  backoffCoefficient: 2,
+  maximumInterval: 10_000,
+  maximumAttempts: maxAttempts ?? 5,
+});
+
 export function dockerActivities(tuning: ActivityTuning = {}) {
   return proxyActivities<BerthActivities>({
     startToCloseTimeout: tuning.startToCloseMs ?? 60_000,
-    retry: {
-      initialInterval: 500,
-      backoffCoefficient: 2,
-      maximumInterval: 10_000,
-      maximumAttempts: tuning.maxAttempts ?? 5,
-    },
+    retry: retry(tuning.maxAttempts),
   });
+}
+
+/** Readiness waits and image builds run long: bounded by their own timeout, kept alive by heartbeats. */
+export function longActivities(tuning: ActivityTuning = {}, startToCloseMs = 600_000) {
+  return proxyActivities<BerthActivities>({
+    startToCloseTimeout: startToCloseMs,
+    heartbeatTimeout: Math.max(10_000, tuning.startToCloseMs ?? 30_000),
+    retry: retry(tuning.maxAttempts),
+  });
+}
+
+/** Used by the inventory workflow itself; its input has no tuning. */
+export function hostActivities() {
+  return dockerActivities();
 }

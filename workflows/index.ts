@@ -1,4 +1,5 @@
 /** The workflow bundle's entry: every workflow type the Berth worker runs. */
-export { deploy } from './deploy';
-export { destroy } from './destroy';
+export { app } from './app';
+export { inventory } from './inventory';
+export { deploy, scale, heal, destroy } from './operations';
 export { status } from './status';

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/worker';
 import { TASK_QUEUE } from '../core/names';
 import { UserError } from '../core/errors';
+import { berthDataConverter } from './codec';
 
 /** The embedded default listens on loopback; the ports move with BERTH_PORT / BERTH_UI_PORT (tests do). */
 export function embeddedPort(): number {
@@ -83,9 +84,11 @@ function connectionOptions(target: TemporalTarget): ConnectionOptions & NativeCo
 
 /** Connects a client, or fails with a one-line error naming the address. */
 export async function connectClient(target: TemporalTarget, timeoutMs = 5000): Promise<Client> {
+  // Outside the try: a malformed codec key is its own one-line error, not "no server reachable".
+  const dataConverter = berthDataConverter();
   try {
     const connection = await Connection.connect({ ...connectionOptions(target), connectTimeout: timeoutMs });
-    return new Client({ connection, namespace: target.namespace });
+    return new Client({ connection, namespace: target.namespace, dataConverter });
   } catch (err) {
     throw new UserError(
       `no Temporal server reachable at ${target.address}: ${(err as Error).message.split('\n')[0]}`,

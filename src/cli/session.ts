@@ -1,13 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  type Client,
-  type WorkflowHandle,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { UserError } from '../core/errors';
 import { createDockerClient, pingDocker } from '../adapters/docker';
 import { berthHome, ensureBerthHome, projectRoot } from '../adapters/paths';
@@ -93,58 +87,50 @@ export async function warnWhenNoWorker(session: Session): Promise<void> {
   }
 }
 
-export interface StartedOperation<R> {
-  handle: WorkflowHandle;
+/** Turns a failed workflow start into a one-line explanation when the cause is known. */
+export function explainStartError(err: unknown): never {
+  const message = (err as Error)?.message ?? String(err);
+  if (/search attribute/i.test(message)) {
+    throw new UserError(
+      "the Temporal namespace lacks Berth's search attributes: run 'temporal operator search-attribute create --name BerthApp --type Keyword' (and BerthOperation, BerthStatus)",
+    );
+  }
+  throw err;
+}
+
+export interface StartedRead<R> {
   workflowId: string;
-  runId: string;
   ui?: string;
   result: () => Promise<R>;
 }
 
-export async function startOperation<R>(
+/** Starts a read-only workflow (status) with a unique ID. */
+export async function startRead<R>(
   session: Session,
   workflowType: string,
   workflowId: string,
   args: unknown[],
   app: string,
-  operation: string,
-): Promise<StartedOperation<R>> {
-  const searchAttributes: SearchAttributePair[] = [
-    { key: BERTH_APP, value: app },
-    { key: BERTH_OPERATION, value: operation },
-    { key: BERTH_STATUS, value: 'running' },
-  ];
-  let handle: WorkflowHandleWithFirstExecutionRunId;
+): Promise<StartedRead<R>> {
   try {
-    handle = await session.client.workflow.start(workflowType, {
+    const handle = await session.client.workflow.start(workflowType, {
       taskQueue: session.target.taskQueue,
       workflowId,
       args,
-      typedSearchAttributes: searchAttributes,
+      typedSearchAttributes: [
+        { key: BERTH_APP, value: app },
+        { key: BERTH_OPERATION, value: workflowType },
+        { key: BERTH_STATUS, value: 'running' },
+      ],
     });
+    return {
+      workflowId,
+      ui: workflowUiLink(session.target, workflowId, handle.firstExecutionRunId),
+      result: () => handle.result(),
+    };
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      const link = workflowUiLink(session.target, workflowId);
-      throw new UserError(
-        `a ${operation} of app '${app}' is already running (workflow ${workflowId}${link ? `, ${link}` : ''})`,
-      );
-    }
-    const message = (err as Error).message ?? String(err);
-    if (/search attribute/i.test(message)) {
-      throw new UserError(
-        `the Temporal namespace '${session.target.namespace}' lacks Berth's search attributes: run 'temporal operator search-attribute create --name BerthApp --type Keyword' (and BerthOperation, BerthStatus)`,
-      );
-    }
-    throw err;
+    explainStartError(err);
   }
-  const runId = handle.firstExecutionRunId;
-  return {
-    handle,
-    workflowId,
-    runId,
-    ui: workflowUiLink(session.target, workflowId, runId),
-    result: () => handle.result(),
-  };
 }
 
 export function serverPidFile(): string {

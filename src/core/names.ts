@@ -6,6 +6,8 @@ export const LABEL = {
   service: 'berth.service',
   instance: 'berth.instance',
   kind: 'berth.kind',
+  /** Hash of the container's configuration: a redeploy with another one recreates the container. */
+  config: 'berth.config',
 } as const;
 
 export const TASK_QUEUE = 'berth';
@@ -17,7 +19,7 @@ export const SEARCH_ATTRIBUTES = {
   status: 'BerthStatus',
 } as const;
 
-export type Operation = 'deploy' | 'destroy' | 'status';
+export type Operation = 'deploy' | 'scale' | 'heal' | 'destroy' | 'status';
 
 /** Instance names are `<service>-<n>`, n from 1, stable across retries and replacements. */
 export function instanceName(service: string, index: number): string {
@@ -32,9 +34,23 @@ export function networkName(app: string): string {
   return `berth-${app}`;
 }
 
-/** Operation workflows of one app share a deterministic ID, so a second concurrent run is refused. */
-export function operationWorkflowId(operation: Operation, app: string): string {
-  return `berth-${operation}-${app}`;
+/** The app's entity workflow: one per app, holding desired state and serialising its operations. */
+export function appWorkflowId(app: string): string {
+  return `berth-app-${app}`;
+}
+
+/** Operations are child workflows of the app, numbered in the order the app ran them. */
+export function operationWorkflowId(operation: Operation, app: string, seq: number): string {
+  return `berth-${operation}-${app}-${seq}`;
+}
+
+/** DNS names: every instance of a service, and one instance. */
+export function serviceDnsName(app: string, service: string): string {
+  return `${service}.${app}.berth`;
+}
+
+export function instanceDnsName(app: string, service: string, instance: string): string {
+  return `${instance}.${service}.${app}.berth`;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -13,7 +13,12 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export function devServerArgs(dbFile: string, port: number, uiPort: number): string[] {
+export function devServerArgs(
+  dbFile: string,
+  port: number,
+  uiPort: number,
+  codecEndpoint?: string,
+): string[] {
   return [
     'server',
     'start-dev',
@@ -28,6 +33,8 @@ export function devServerArgs(dbFile: string, port: number, uiPort: number): str
     '--log-level',
     'warn',
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    // The Web UI asks Berth's codec server to decrypt payloads (in the browser of whoever has the key).
+    ...(codecEndpoint ? ['--ui-codec-endpoint', codecEndpoint] : []),
   ];
 }
 
@@ -35,14 +42,17 @@ export function devServerArgs(dbFile: string, port: number, uiPort: number): str
  * Starts `temporal server start-dev` with its history in ~/.berth/temporal.db (it survives restarts)
  * and waits, bounded, until its frontend answers.
  */
-export async function startDevServer(target: TemporalTarget, logFile: string): Promise<DevServer> {
+export async function startDevServer(
+  target: TemporalTarget,
+  logFile: string,
+  options: { codecEndpoint?: string } = {},
+): Promise<DevServer> {
   const home = ensureBerthHome();
   const cli = findTemporalCli();
   const port = Number(target.address.split(':').pop());
   const log = fs.openSync(logFile, 'a');
-  const child = spawn(cli, devServerArgs(path.join(home, 'temporal.db'), port, embeddedUiPort()), {
-    stdio: ['ignore', log, log],
-  });
+  const args = devServerArgs(path.join(home, 'temporal.db'), port, embeddedUiPort(), options.codecEndpoint);
+  const child = spawn(cli, args, { stdio: ['ignore', log, log] });
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? -1));
   const deadline = Date.now() + 60_000;

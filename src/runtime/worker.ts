@@ -4,6 +4,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import type Docker from 'dockerode';
 import { createActivities } from '../../activities';
 import { projectRoot } from '../adapters/paths';
+import { berthDataConverter } from '../adapters/codec';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling with webpack. */
 export function prebuiltBundlePath(): string {
@@ -32,6 +33,8 @@ export async function createBerthWorker(options: BerthWorkerOptions): Promise<Wo
     taskQueue: options.taskQueue,
     ...(options.identity ? { identity: options.identity } : {}),
     ...workflowSource(),
+    // Payloads are encrypted before they reach the server (the codec runs outside the workflow sandbox).
+    dataConverter: berthDataConverter(),
     activities: createActivities({
       docker: options.docker,
       dockerTarget: options.dockerTarget,

@@ -16,7 +16,8 @@ import {
 describe('berth CLI end to end (real worker process, dev server and Docker engine)', () => {
   const taskQueue = uniqueTaskQueue('cli');
   const dir = tempDir('cli');
-  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue, BERTH_HOME: path.join(dir, 'home') };
+  // The run's BERTH_HOME (global-setup) is shared with the in-process workers: one DNS server, one codec key.
+  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue };
   let worker: ChildProcess | undefined;
 
   beforeAll(async () => {
@@ -37,7 +38,7 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
     expect(deployed.stderr).toMatch(/deploying .*: workflow berth-deploy-/);
     expect(deployed.code).toBe(0);
     const result = JSON.parse(deployed.stdout);
-    expect(result.workflowId).toBe(`berth-deploy-${app}`);
+    expect(result.workflowId).toBe(`berth-deploy-${app}-1`);
     expect(result.instances.length).toBeGreaterThanOrEqual(1);
 
     const containers = await appContainers(app);
@@ -56,9 +57,21 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
     const human = await runCli(['status', app], env);
     expect(human.stdout).toMatch(new RegExp(`${app}\\s+\\S+\\s+\\S+-1\\s+running`));
 
+    const scaled = await runCli(['scale', app, 'web', '2', '--json'], env);
+    expect(scaled.code).toBe(0);
+    expect(JSON.parse(scaled.stdout).instances.map((i: { instance: string }) => i.instance)).toEqual([
+      'web-1',
+      'web-2',
+    ]);
+    expect(await appContainers(app)).toHaveLength(2);
+
     const destroyed = await runCli(['destroy', app, '--json'], env);
     expect(destroyed.code).toBe(0);
-    expect(JSON.parse(destroyed.stdout)).toMatchObject({ app, containers: containers.length, networks: 1 });
+    expect(JSON.parse(destroyed.stdout)).toMatchObject({
+      app,
+      operation: 'destroy',
+      workflowId: `berth-destroy-${app}-3`,
+    });
     expect(await appContainers(app)).toHaveLength(0);
     expect(await appNetworks(app)).toHaveLength(0);
   });
@@ -76,6 +89,10 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
 
     expectOneLineError(await runCli(['status', 'bt-no-such-app'], env), /unknown app 'bt-no-such-app'/);
     expectOneLineError(await runCli(['destroy', 'bt-no-such-app'], env), /unknown app 'bt-no-such-app'/);
+    expectOneLineError(
+      await runCli(['scale', 'bt-no-such-app', 'web', 'two'], env),
+      /replicas must be a whole number/,
+    );
 
     // The embedded default checks the local engine before starting anything.
     const home = path.join(dir, 'nodocker-home');

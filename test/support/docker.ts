@@ -2,13 +2,16 @@ import type Docker from 'dockerode';
 import { createDockerClient } from '../../src/adapters/docker';
 import { LABEL } from '../../src/core/names';
 
-/** Every app a test deploys is named `bt-...`, so cleanup can find exactly what tests made. */
-export const TEST_APP_PREFIX = 'bt-';
+/**
+ * Every app a test deploys is named `bt<pid>-...` (jest runs in band: one pid per run), so cleanup
+ * finds exactly what this run made and never touches another run's apps.
+ */
+export const TEST_APP_PREFIX = `bt${process.pid}-`;
 
 let counter = 0;
 export function uniqueApp(stem: string): string {
   counter++;
-  return `${TEST_APP_PREFIX}${stem}-${process.pid % 10000}-${counter}`;
+  return `${TEST_APP_PREFIX}${stem}-${counter}`;
 }
 
 export const docker: Docker = createDockerClient();

@@ -2,6 +2,9 @@
  * One real Temporal dev server per test run (the SDK's ephemeral server on the Temporal CLI that
  * scripts/setup.sh provides), and the base image on the real Docker engine.
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createDockerClient, pingDocker } from '../../src/adapters/docker';
 import { ensureBaseImage } from '../../src/adapters/base-image';
@@ -23,4 +26,9 @@ export default async function globalSetup(): Promise<void> {
   });
   (globalThis as { __berthTestEnv?: TestWorkflowEnvironment }).__berthTestEnv = env;
   process.env.BERTH_TEST_TEMPORAL_ADDRESS = env.address;
+  // Everything the tests' workers keep (codec key, DNS server, registry) lives in a home of this
+  // run, with a DNS network and subnet of its own, so a user's Berth is never touched.
+  process.env.BERTH_HOME = fs.mkdtempSync(path.join(os.tmpdir(), `berth-test-${process.pid}-`));
+  process.env.BERTH_DNS_NETWORK = `berth-dns-run${process.pid}`;
+  process.env.BERTH_DNS_SUBNET = `10.208.${process.pid % 250}.0/24`;
 }

@@ -1,7 +1,14 @@
+import * as fs from 'fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { removeTestApps } from './docker';
+import { stopDnsServer } from '../../src/adapters/dns';
+import { docker, removeTestApps } from './docker';
 
 export default async function globalTeardown(): Promise<void> {
   await removeTestApps();
+  await stopDnsServer(docker, { network: process.env.BERTH_DNS_NETWORK }).catch((err: Error) =>
+    console.error(`teardown: stopping the test DNS server: ${err.message}`),
+  );
   await (globalThis as { __berthTestEnv?: TestWorkflowEnvironment }).__berthTestEnv?.teardown();
+  if (process.env.BERTH_HOME?.includes('berth-test-'))
+    fs.rmSync(process.env.BERTH_HOME, { recursive: true, force: true });
 }

@@ -1,8 +1,14 @@
+import { randomBytes } from 'crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type Docker from 'dockerode';
 import { createBerthWorker } from '../../src/runtime/worker';
 import { installSdkLogging } from '../../src/adapters/temporal';
+import { berthDataConverter } from '../../src/adapters/codec';
+
+// One codec key per test run, shared by the test's clients, its in-process workers and the CLI
+// processes tests spawn (they inherit the environment), so no test writes ~/.berth/codec.key.
+process.env.BERTH_CODEC_KEY ??= randomBytes(32).toString('base64');
 import { docker as defaultDocker } from './docker';
 
 export function testAddress(): string {
@@ -21,7 +27,10 @@ export function uniqueTaskQueue(stem: string): string {
 
 export async function testClient(): Promise<{ client: Client; close: () => Promise<void> }> {
   const connection = await Connection.connect({ address: testAddress() });
-  return { client: new Client({ connection }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, dataConverter: berthDataConverter() }),
+    close: () => connection.close(),
+  };
 }
 
 export async function inProcessWorker(

@@ -1,81 +1,59 @@
 import type { Command } from 'commander';
-import { operationWorkflowId } from '../../core/names';
-import type { DeployInput, DeployProgress, DeployResult } from '../../../workflows/deploy';
+import type { OperationOptions } from '../../../workflows/operations/types';
 import { loadBlueprint } from '../blueprint-file';
-import { announceStarted, info, printJson, setJsonMode, table } from '../output';
-import { openSession, startOperation, warnWhenNoWorker } from '../session';
 import { parseDuration } from '../durations';
+import { followOperation, requestOperation } from '../operation';
+import { setJsonMode } from '../output';
+import { resolveSecrets } from '../secrets';
+import { openSession } from '../session';
 
-async function followProgress(query: () => Promise<DeployProgress>, done: Promise<unknown>): Promise<void> {
-  let shown = 0;
-  let finished = false;
-  void done.finally(() => (finished = true)).catch(() => undefined);
-  // Bounded by the workflow itself: the loop ends when the result promise settles.
-  while (!finished) {
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 300))]);
-    const progress = await query().catch(() => undefined);
-    if (!progress) continue;
-    for (const i of progress.instances.slice(shown)) {
-      info(
-        `  ${i.created ? 'started' : 'kept   '} ${i.instance} (${i.container})  [${progress.started}/${progress.total}]`,
-      );
-    }
-    shown = progress.instances.length;
-  }
+export interface OperationFlags {
+  json?: boolean;
+  detach?: boolean;
+  stagger?: string;
+  activityTimeout?: string;
+  readyTimeout?: string;
+}
+
+/** The flags every operation verb takes (progress, timing). */
+export function withOperationFlags(command: Command): Command {
+  return command
+    .option('--json', 'machine-readable output')
+    .option('--detach', 'print the operation workflow ID and return without waiting')
+    .option('--stagger <duration>', 'pause between starting two containers (e.g. 2s)', '0')
+    .option('--ready-timeout <duration>', 'how long an instance may take to become ready', '60s')
+    .option('--activity-timeout <duration>', 'upper bound for one Docker call', '60s');
+}
+
+export function operationOptions(flags: OperationFlags): OperationOptions {
+  return {
+    staggerMs: parseDuration(flags.stagger ?? '0', '--stagger'),
+    readyTimeoutMs: parseDuration(flags.readyTimeout ?? '60s', '--ready-timeout'),
+    activities: { startToCloseMs: parseDuration(flags.activityTimeout ?? '60s', '--activity-timeout') },
+  };
 }
 
 export function registerDeploy(program: Command): void {
-  program
-    .command('deploy')
-    .description('deploy a blueprint: starts a deploy workflow and waits for it')
-    .argument('<file>', 'blueprint YAML file')
-    .option('--json', 'machine-readable output')
-    .option('--detach', 'print the workflow ID and return without waiting')
-    .option('--stagger <duration>', 'pause between starting two instances (e.g. 2s)', '0')
-    .option('--activity-timeout <duration>', 'upper bound for one Docker call', '60s')
-    .action(
-      async (
-        file: string,
-        opts: { json?: boolean; detach?: boolean; stagger: string; activityTimeout: string },
-      ) => {
-        setJsonMode(Boolean(opts.json));
-        const blueprint = loadBlueprint(file);
-        const input: DeployInput = {
-          blueprint,
-          staggerMs: parseDuration(opts.stagger, '--stagger'),
-          activities: { startToCloseMs: parseDuration(opts.activityTimeout, '--activity-timeout') },
-        };
-        const session = await openSession({ autostart: true });
-        const op = await startOperation<DeployResult>(
-          session,
-          'deploy',
-          operationWorkflowId('deploy', blueprint.app),
-          [input],
-          blueprint.app,
-          'deploy',
-        );
-        announceStarted(op, `deploying ${blueprint.app}`);
-        await warnWhenNoWorker(session);
-        if (opts.detach) {
-          if (opts.json) printJson({ workflowId: op.workflowId, runId: op.runId, ui: op.ui });
-          return;
-        }
-        const result = op.result();
-        if (!opts.json) await followProgress(() => op.handle.query<DeployProgress>('progress'), result);
-        const deployed = await result;
-        if (opts.json) {
-          printJson({ workflowId: op.workflowId, runId: op.runId, ui: op.ui, ...deployed });
-          return;
-        }
-        info(
-          `deployed ${deployed.app}: ${deployed.instances.length} container(s) on network ${deployed.network}`,
-        );
-        info(
-          table([
-            ['SERVICE', 'INSTANCE', 'CONTAINER'],
-            ...deployed.instances.map((i) => [i.service, i.instance, i.container]),
-          ]),
-        );
-      },
-    );
+  withOperationFlags(
+    program
+      .command('deploy')
+      .description(
+        "deploy a blueprint (or apply a changed one): runs a deploy operation on the app's workflow",
+      )
+      .argument('<file>', 'blueprint YAML file')
+      .option('--keep-on-failure', 'keep what a failed deploy created (default: roll it back)'),
+  ).action(async (file: string, flags: OperationFlags & { keepOnFailure?: boolean }) => {
+    setJsonMode(Boolean(flags.json));
+    const blueprint = loadBlueprint(file);
+    const secrets = resolveSecrets(blueprint);
+    const session = await openSession({ autostart: true });
+    const options = { ...operationOptions(flags), keepOnFailure: Boolean(flags.keepOnFailure) };
+    const operationId = await requestOperation(session, blueprint.app, {
+      type: 'deploy',
+      blueprint,
+      secrets,
+      options,
+    });
+    await followOperation(session, operationId, { ...flags, verb: `deploying ${blueprint.app}` });
+  });
 }

@@ -1,19 +1,30 @@
 import type { Command } from 'commander';
+import { registerCodecServer } from './codec-server';
 import { registerDeploy } from './deploy';
-import { registerDestroy } from './destroy';
+import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
+import { registerPlan } from './plan';
 import { registerServer } from './server';
 import { registerSetupImage } from './setup-image';
+import { registerSchema } from './schema';
 import { registerStatus } from './status';
+import { registerValidate } from './validate';
 import { registerWorker } from './worker';
 
 /** Each CLI verb lives in its own module and registers itself on the program. */
 export type RegisterCommand = (program: Command) => void;
 
 export const COMMANDS: RegisterCommand[] = [
+  registerValidate,
+  registerSchema,
   registerDeploy,
   registerStatus,
+  registerScale,
+  registerHeal,
   registerDestroy,
+  registerRetry,
   registerServer,
   registerWorker,
+  registerCodecServer,
   registerSetupImage,
+  registerPlan,
 ];

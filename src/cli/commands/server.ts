@@ -3,11 +3,14 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { createDockerClient, dockerTarget } from '../../adapters/docker';
+import { stopDnsServer } from '../../adapters/dns';
 import { ensureBerthHome } from '../../adapters/paths';
-import { connectNative, isTemporalReachable, temporalTarget } from '../../adapters/temporal';
-import { startDevServer } from '../../runtime/dev-server';
+import { connectNative, embeddedUiPort, isTemporalReachable, temporalTarget } from '../../adapters/temporal';
+import { defaultCodecPort, startCodecServer, type CodecServer } from '../../adapters/codec-server';
+import { berthCodec } from '../../adapters/codec';
+import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { createBerthWorker } from '../../runtime/worker';
-import { info } from '../output';
+import { info, warn } from '../output';
 import { serverPidFile } from '../session';
 
 function readPid(file: string): number | undefined {
@@ -40,7 +43,24 @@ async function runServer(): Promise<void> {
     );
   }
   const home = ensureBerthHome();
-  const devServer = await startDevServer(target, path.join(home, 'temporal.log'));
+  berthCodec(); // a malformed key fails here, before anything starts; a missing one is created
+  // The codec server lets the Web UI show decrypted payloads; without it the UI still works (sealed payloads).
+  const uiOrigin = `http://localhost:${embeddedUiPort()}`;
+  const codec: CodecServer | undefined = await startCodecServer({
+    port: defaultCodecPort(),
+    origin: uiOrigin,
+  }).catch((err: Error) => {
+    warn(`${err.message}; the Web UI will show payloads encrypted`);
+    return undefined;
+  });
+  const codecEndpoint = codec?.url.replace('127.0.0.1', 'localhost');
+  let devServer: DevServer;
+  try {
+    devServer = await startDevServer(target, path.join(home, 'temporal.log'), { codecEndpoint });
+  } catch (err) {
+    await codec?.close();
+    throw err;
+  }
   fs.writeFileSync(serverPidFile(), String(process.pid));
   fs.writeFileSync(path.join(home, 'temporal.pid'), String(devServer.process.pid));
   try {
@@ -52,6 +72,7 @@ async function runServer(): Promise<void> {
       dockerTarget: dockerTarget(),
     });
     info(`Temporal server on ${target.address}, Web UI ${devServer.uiUrl}`);
+    if (codecEndpoint) info(`Codec server ${codecEndpoint} (the Web UI decrypts payloads through it)`);
     info(
       `Berth worker polling task queue '${target.taskQueue}' (Docker: ${dockerTarget()}); Ctrl-C stops both`,
     );
@@ -59,6 +80,7 @@ async function runServer(): Promise<void> {
     await worker.run();
   } finally {
     await devServer.stop();
+    await codec?.close();
     fs.rmSync(serverPidFile(), { force: true });
     fs.rmSync(path.join(home, 'temporal.pid'), { force: true });
     info('stopped');
@@ -70,6 +92,9 @@ async function stopServer(): Promise<void> {
   const pids = [serverPidFile(), path.join(home, 'temporal.pid')]
     .map(readPid)
     .filter((p): p is number => !!p && alive(p));
+  // Berth's dnsmasq outlives a server restart (containers keep resolving); `stop` ends it too.
+  const dns = await stopDnsServer(createDockerClient()).catch(() => undefined);
+  if (dns?.stopped) info(`stopped Berth's DNS server (pid ${dns.stopped})`);
   if (pids.length === 0) return info('no Berth server running');
   for (const pid of pids) process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 20_000;

@@ -1,0 +1,68 @@
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { networkName } from '../src/core/names';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
+import {
+  inventoryWorkflowId,
+  releaseSubnetUpdate,
+  releaseUpdate,
+  reserveUpdate,
+  subnetUpdate,
+  type ReserveRequest,
+  type ReserveResult,
+} from '../workflows/inventory';
+
+/**
+ * Workflows cannot send updates to other workflows, so operations reach the inventory workflow
+ * through these activities (update-with-start: the inventory starts on first use). A user error in
+ * the inventory (no host fits, no subnet left) comes back as a non-retryable failure.
+ */
+async function updateInventory<Ret, Args extends unknown[]>(
+  def: UpdateDefinition<Ret, Args>,
+  ...args: Args
+): Promise<Ret> {
+  const { client, info } = Context.current();
+  try {
+    return await client.workflow.executeUpdateWithStart(def, {
+      args,
+      startWorkflowOperation: new WithStartWorkflowOperation('inventory', {
+        workflowId: inventoryWorkflowId(info.taskQueue),
+        taskQueue: info.taskQueue,
+        args: [{}],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      const cause = err.cause as ApplicationFailure | undefined;
+      throw ApplicationFailure.nonRetryable(
+        cause?.message ?? err.message,
+        cause?.type ?? 'InventoryRejected',
+      );
+    }
+    throw err;
+  }
+}
+
+/** Subnets of the engine's networks other than the app's own: a new app subnet must avoid them. */
+async function subnetsInUse(docker: Docker, app: string): Promise<string[]> {
+  const networks = await docker.listNetworks();
+  return networks
+    .filter((n) => n.Name !== networkName(app))
+    .flatMap((n) =>
+      (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && s.includes('.')),
+    );
+}
+
+export function createInventoryActivities(docker: Docker) {
+  return {
+    reserveHosts: (req: ReserveRequest): Promise<ReserveResult> => updateInventory(reserveUpdate, req),
+    releaseHosts: (req: { app: string; instances?: string[] }): Promise<number> =>
+      updateInventory(releaseUpdate, req),
+    allocateAppSubnet: async (req: { app: string; requested?: string }): Promise<string> =>
+      updateInventory(subnetUpdate, { ...req, inUse: await subnetsInUse(docker, req.app) }),
+    releaseAppSubnet: (req: { app: string }): Promise<void> => updateInventory(releaseSubnetUpdate, req),
+  };
+}

@@ -1,0 +1,166 @@
+import * as http from 'http';
+import type { AddressInfo } from 'net';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { UserError } from '../core/errors';
+import { berthCodec } from './codec';
+
+/**
+ * Temporal's remote codec protocol, for the Web UI and `temporal workflow show --codec-endpoint`:
+ * `POST /encode` and `POST /decode` with `{"payloads": [...]}` in proto3 JSON (base64 `data` and
+ * metadata values), answered in the same shape. Loopback only; CORS lets the UI's origin call it.
+ */
+export interface CodecServerOptions {
+  port: number;
+  /** The Web UI's origin, e.g. `http://localhost:8233` (its 127.0.0.1/localhost twin is allowed too). */
+  origin: string;
+  /** Defaults to Berth's codec with this process's key. */
+  codec?: PayloadCodec;
+}
+
+export interface CodecServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+interface JsonPayload {
+  metadata?: Record<string, string> | null;
+  data?: string | null;
+}
+
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export function defaultCodecPort(): number {
+  return Number(process.env.BERTH_CODEC_PORT ?? 8234);
+}
+
+function fromJson(p: JsonPayload): Payload {
+  if (!p || typeof p !== 'object') throw new UserError('each payload must be an object');
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64')]),
+    ),
+    data: Buffer.from(p.data ?? '', 'base64'),
+  };
+}
+
+function toJson(p: Payload): JsonPayload {
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    ),
+    data: Buffer.from(p.data ?? []).toString('base64'),
+  };
+}
+
+/** `http://localhost:8233` and `http://127.0.0.1:8233` are the same UI to a user. */
+function allowedOrigins(origin: string): Set<string> {
+  const trimmed = origin.replace(/\/+$/, '');
+  const twins = [trimmed];
+  if (trimmed.includes('//localhost')) twins.push(trimmed.replace('//localhost', '//127.0.0.1'));
+  if (trimmed.includes('//127.0.0.1')) twins.push(trimmed.replace('//127.0.0.1', '//localhost'));
+  return new Set(twins);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('too large'));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function codecRequestHandler(
+  codec: PayloadCodec,
+  origin: string,
+): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> {
+  const origins = allowedOrigins(origin);
+  return async (req, res) => {
+    const from = req.headers.origin;
+    if (from !== undefined) {
+      // A browser page from another origin gets nothing (not even an answer to read).
+      if (!origins.has(from)) return send(res, 403, { message: `origin ${from} is not allowed` });
+      res.setHeader('Access-Control-Allow-Origin', from);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.setHeader('Vary', 'Origin');
+    }
+    const route = (req.url ?? '').split('?')[0];
+    if (route !== '/encode' && route !== '/decode') return send(res, 404, { message: 'not found' });
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': 'POST, OPTIONS',
+        'Access-Control-Allow-Headers': 'Content-Type, X-Namespace, Authorization',
+        'Access-Control-Max-Age': '600',
+      });
+      return void res.end();
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('Allow', 'POST, OPTIONS');
+      return send(res, 405, { message: 'use POST' });
+    }
+    // Requiring JSON makes every cross-origin browser request preflighted (and so checked above).
+    if (!(req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json'))
+      return send(res, 415, { message: 'Content-Type must be application/json' });
+    let body: { payloads?: unknown };
+    try {
+      body = JSON.parse(await readBody(req)) as { payloads?: unknown };
+    } catch (err) {
+      const tooLarge = (err as Error).message === 'too large';
+      return send(res, tooLarge ? 413 : 400, { message: tooLarge ? 'body too large' : 'body is not JSON' });
+    }
+    if (!body || !Array.isArray(body.payloads))
+      return send(res, 400, { message: 'body must be {"payloads": [...]}' });
+    try {
+      const payloads = (body.payloads as JsonPayload[]).map(fromJson);
+      const result = route === '/encode' ? await codec.encode(payloads) : await codec.decode(payloads);
+      send(res, 200, { payloads: result.map(toJson) });
+    } catch (err) {
+      send(res, err instanceof UserError ? 400 : 500, { message: (err as Error).message });
+    }
+  };
+}
+
+/** Starts the codec server on 127.0.0.1 (`port` 0 picks a free one). */
+export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
+  const handler = codecRequestHandler(options.codec ?? berthCodec(), options.origin);
+  const server = http.createServer((req, res) => {
+    handler(req, res).catch((err: Error) => {
+      if (!res.headersSent) send(res, 500, { message: err.message });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new UserError(
+              `codec server: port ${options.port} on 127.0.0.1 is in use (choose another with --port or BERTH_CODEC_PORT)`,
+            )
+          : new UserError(`codec server: ${err.message}`),
+      ),
+    );
+    server.listen(options.port, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

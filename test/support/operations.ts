@@ -1,0 +1,54 @@
+import type { Client } from '@temporalio/client';
+import { parseBlueprint } from '../../src/core/blueprint/parse';
+import type { Blueprint } from '../../src/core/blueprint/model';
+import { requestOperation, settled } from '../../src/cli/operation';
+import type { Session } from '../../src/cli/session';
+import type { OperationRequest, OperationResult } from '../../workflows/operations/types';
+import { testAddress } from './temporal';
+
+/** Test durations: seconds, not minutes. */
+export const FAST = { activities: { startToCloseMs: 20_000, maxAttempts: 2 }, readyTimeoutMs: 10_000 };
+
+export function session(client: Client, taskQueue: string): Session {
+  return {
+    client,
+    target: { address: testAddress(), namespace: 'default', taskQueue, embedded: false, uiUrl: '' },
+  };
+}
+
+export function blueprintOf(yaml: string): Blueprint {
+  return parseBlueprint(yaml, 'test.yaml');
+}
+
+/** Runs one operation through the app workflow, as the CLI does, and waits for its result. */
+export async function operate(s: Session, app: string, request: OperationRequest): Promise<OperationResult> {
+  const operationId = await requestOperation(s, app, { options: FAST, ...request } as OperationRequest);
+  try {
+    return await s.client.workflow.getHandle(operationId).result();
+  } finally {
+    await settled(s, app, operationId);
+  }
+}
+
+export async function operateExpectingFailure(
+  s: Session,
+  app: string,
+  request: OperationRequest,
+): Promise<{ operationId: string; error: Error }> {
+  const operationId = await requestOperation(s, app, { options: FAST, ...request } as OperationRequest);
+  const error = await s.client.workflow
+    .getHandle(operationId)
+    .result()
+    .then(
+      () => new Error('operation unexpectedly succeeded'),
+      (e: Error) => e,
+    );
+  await settled(s, app, operationId);
+  return { operationId, error };
+}
+
+export function innermost(err: unknown): { message: string; type?: string } {
+  let e = err as { message: string; type?: string; cause?: unknown };
+  for (let i = 0; i < 6 && e.cause; i++) e = e.cause as typeof e;
+  return e;
+}

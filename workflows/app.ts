@@ -1,0 +1,248 @@
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Blueprint } from '../src/core/blueprint/model';
+import { operationWorkflowId } from '../src/core/names';
+import type {
+  InstanceRecord,
+  OperationInput,
+  OperationRequest,
+  OperationResult,
+  OperationType,
+} from './operations/types';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './search-attributes';
+
+/**
+ * One entity workflow per app (`berth-app-<app>`): it holds the desired state and what runs, and
+ * runs operations one at a time as child workflows, so deploy, scale, heal and destroy of one app
+ * never interleave.
+ */
+
+export interface OperationRecord {
+  id: string;
+  type: OperationType;
+  status: 'queued' | 'running' | 'completed' | 'failed';
+  /** Set once the child workflow exists, so the ID handed to the caller can be followed. */
+  started?: boolean;
+  error?: string;
+  /** Kept for `berth retry` (dropped from old records to keep the state small). */
+  request?: OperationRequest;
+}
+
+export interface AppState {
+  app: string;
+  phase: 'new' | 'running' | 'failed' | 'destroyed';
+  blueprint?: Blueprint;
+  replicas: Record<string, number>;
+  addresses: Record<string, string>;
+  secrets?: Record<string, string>;
+  subnet?: string;
+  instances: InstanceRecord[];
+  seq: number;
+  operations: OperationRecord[];
+}
+
+export interface AppInput {
+  app: string;
+  state?: AppState;
+}
+
+export const operateUpdate = defineUpdate<{ operationId: string }, [OperationRequest]>('operate');
+export const retryUpdate = defineUpdate<{ operationId: string }, [{ operationId: string }]>('retry');
+export const appStateQuery = defineQuery<Omit<AppState, 'secrets'>>('state');
+
+const KEEP_REQUESTS = 10;
+const KEEP_RECORDS = 50;
+
+export async function app(input: AppInput): Promise<AppState> {
+  const state: AppState = input.state ?? {
+    app: input.app,
+    phase: 'new',
+    replicas: {},
+    addresses: {},
+    instances: [],
+    seq: 0,
+    operations: [],
+  };
+
+  const enqueue = async (request: OperationRequest): Promise<{ operationId: string }> => {
+    state.seq++;
+    const record: OperationRecord = {
+      id: operationWorkflowId(request.type, state.app, state.seq),
+      type: request.type,
+      status: 'queued',
+      request,
+    };
+    state.operations.push(record);
+    trim(state.operations);
+    await condition(() => record.started === true || record.status === 'failed');
+    return { operationId: record.id };
+  };
+
+  setHandler(appStateQuery, () => {
+    const { secrets: _secrets, ...visible } = state;
+    return visible;
+  });
+  setHandler(operateUpdate, enqueue, { validator: (request) => validate(state, request) });
+  setHandler(
+    retryUpdate,
+    ({ operationId }) => {
+      const record = state.operations.find((o) => o.id === operationId)!;
+      return enqueue(record.request!);
+    },
+    {
+      validator: ({ operationId }) => {
+        const record = state.operations.find((o) => o.id === operationId);
+        if (!record)
+          throw new Error(`operation ${operationId} is not one of app '${state.app}' (or too old to retry)`);
+        if (record.status !== 'failed')
+          throw new Error(
+            `operation ${operationId} is ${record.status}: only a failed operation can be retried`,
+          );
+        if (!record.request) throw new Error(`operation ${operationId} is too old to retry`);
+        if (state.phase === 'destroyed') throw new Error(`app '${state.app}' has been destroyed`);
+      },
+    },
+  );
+
+  while (state.phase !== 'destroyed') {
+    await condition(
+      () => state.operations.some((o) => o.status === 'queued') || workflowInfo().continueAsNewSuggested,
+    );
+    const record = state.operations.find((o) => o.status === 'queued');
+    if (!record) break;
+    record.status = 'running';
+    try {
+      const child = await startChild(record.type, {
+        workflowId: record.id,
+        args: [operationInput(state, record.request!)],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: BERTH_APP, value: state.app },
+          { key: BERTH_OPERATION, value: record.type },
+          { key: BERTH_STATUS, value: 'running' },
+        ],
+      });
+      record.started = true;
+      apply(state, record.request!, await child.result());
+      record.status = 'completed';
+    } catch (err) {
+      record.status = 'failed';
+      record.error = innermostMessage(err);
+      if (record.type === 'deploy' && state.phase === 'new') state.phase = 'failed';
+    }
+  }
+  await condition(allHandlersFinished);
+  if (state.phase !== 'destroyed') await continueAsNew<typeof app>({ app: state.app, state });
+  return state;
+}
+
+/** The blueprint operations will see: the last deploy still queued or running, else the applied one. */
+function effectiveBlueprint(state: AppState): Blueprint | undefined {
+  const pending = state.operations.filter(
+    (o) => (o.status === 'queued' || o.status === 'running') && o.request?.type === 'deploy',
+  );
+  const last = pending.at(-1)?.request;
+  return last?.type === 'deploy' ? last.blueprint : state.blueprint;
+}
+
+function validate(state: AppState, request: OperationRequest): void {
+  if (state.phase === 'destroyed') throw new Error(`app '${state.app}' is being destroyed`);
+  const blueprint = effectiveBlueprint(state);
+  switch (request.type) {
+    case 'deploy':
+      if (request.blueprint.app !== state.app)
+        throw new Error(`blueprint is for app '${request.blueprint.app}', not '${state.app}'`);
+      return;
+    case 'scale': {
+      if (!blueprint) throw new Error(`app '${state.app}' has not been deployed yet`);
+      const known = blueprint.services.map((s) => s.id);
+      if (!known.includes(request.service)) {
+        throw new Error(
+          `app '${state.app}' has no service '${request.service}' (services: ${known.join(', ')})`,
+        );
+      }
+      if (!Number.isInteger(request.replicas) || request.replicas < 0) {
+        throw new Error(`replicas must be a whole number >= 0, got ${request.replicas}`);
+      }
+      return;
+    }
+    case 'heal':
+      if (!blueprint) throw new Error(`app '${state.app}' has not been deployed yet`);
+      return;
+    case 'destroy':
+      return;
+  }
+}
+
+function operationInput(state: AppState, request: OperationRequest): OperationInput {
+  const base = { app: state.app, addresses: state.addresses, options: request.options ?? {} };
+  switch (request.type) {
+    case 'deploy':
+      return {
+        ...base,
+        operation: 'deploy',
+        blueprint: request.blueprint,
+        replicas: Object.fromEntries(request.blueprint.services.map((s) => [s.id, s.replicas])),
+        secrets: request.secrets,
+      };
+    case 'scale':
+      return {
+        ...base,
+        operation: 'scale',
+        blueprint: state.blueprint,
+        replicas: { ...state.replicas, [request.service]: request.replicas },
+        secrets: state.secrets,
+      };
+    case 'heal':
+      return {
+        ...base,
+        operation: 'heal',
+        blueprint: state.blueprint,
+        replicas: state.replicas,
+        secrets: state.secrets,
+      };
+    case 'destroy':
+      return { ...base, operation: 'destroy', replicas: {} };
+  }
+}
+
+function apply(state: AppState, request: OperationRequest, result: OperationResult): void {
+  if (request.type === 'destroy') {
+    state.phase = 'destroyed';
+    state.instances = [];
+    state.addresses = {};
+    return;
+  }
+  if (request.type === 'deploy') {
+    state.blueprint = request.blueprint;
+    state.secrets = request.secrets;
+    state.replicas = Object.fromEntries(request.blueprint.services.map((s) => [s.id, s.replicas]));
+  }
+  if (request.type === 'scale') state.replicas = { ...state.replicas, [request.service]: request.replicas };
+  state.phase = 'running';
+  state.subnet = result.subnet;
+  state.instances = result.instances;
+  state.addresses = result.addresses;
+}
+
+function trim(records: OperationRecord[]): void {
+  records.splice(0, Math.max(0, records.length - KEEP_RECORDS));
+  records.slice(0, -KEEP_REQUESTS).forEach((r) => {
+    if (r.status !== 'queued' && r.status !== 'running') delete r.request;
+  });
+}
+
+function innermostMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  for (let i = 0; i < 5 && e?.cause; i++) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

@@ -1,0 +1,284 @@
+import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import type { Blueprint, Service } from '../../src/core/blueprint/model';
+import { resolveEnv } from '../../src/core/blueprint/references';
+import { canonicalJson, stableHash } from '../../src/core/hash';
+import { assignAddress, gatewayOf, isAssignable } from '../../src/core/ipam';
+import { containerName, instanceDnsName, networkName, serviceDnsName } from '../../src/core/names';
+import { buildDemand } from '../../src/core/placement/demand';
+import {
+  desiredInstances,
+  reconcile,
+  type DesiredInstance,
+  type LiveInstance,
+} from '../../src/core/reconcile';
+import type { ContainerSpec, InstanceStatus } from '../../activities/types';
+import { dockerActivities, longActivities } from '../activity-options';
+import { asUserFailure } from '../failures';
+import type { InstanceRecord, OperationInput, OperationProgress, OperationResult } from './types';
+
+/**
+ * Deploy, scale and heal are one algorithm: make what runs match the desired state. Images first,
+ * then the app's subnet and network, placement reservations for every desired instance, then service
+ * by service in dependency order (references resolved from the services before), each instance
+ * created or started and waited on until ready, its DNS names published; extra instances go last.
+ */
+export async function converge(input: OperationInput, progress: OperationProgress): Promise<OperationResult> {
+  const blueprint = input.blueprint;
+  if (!blueprint)
+    throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, 'NotDeployed');
+  const docker = dockerActivities(input.options.activities);
+  const slow = longActivities(input.options.activities);
+  const { app } = blueprint;
+  const say = (line: string) => progress.events.push(line);
+
+  progress.phase = 'images';
+  const images: Record<string, string> = {};
+  for (const service of blueprint.services) {
+    const { image, built } = await slow.ensureImage({ app, service: service.id, source: service.source });
+    images[service.id] = image;
+    if (built) say(`built image ${image} for ${service.id}`);
+  }
+
+  progress.phase = 'network';
+  const network = networkName(app);
+  const subnet = await ensureAppNetwork(docker, app, blueprint.network?.cidr);
+  const { address: dnsServer } = await docker.ensureDns();
+
+  const replicas = (s: Service) => input.replicas[s.id] ?? s.replicas;
+  const hashes = Object.fromEntries(blueprint.services.map((s) => [s.id, configHash(s, images[s.id])]));
+  const desired = desiredInstances(
+    blueprint.services.map((s) => ({ id: s.id, replicas: replicas(s), configHash: hashes[s.id] })),
+  );
+  const live = await docker.listInstances(app);
+  const plan = reconcile(desired, live.map(toLive));
+  progress.total = desired.length;
+
+  progress.phase = 'placement';
+  const scaled = { ...blueprint, services: blueprint.services.map((s) => ({ ...s, replicas: replicas(s) })) };
+  const reserved = await docker.reserveHosts({ app, containers: asUserFailure(() => buildDemand(scaled)) });
+  if (reserved.unplaced.length > 0) {
+    throw ApplicationFailure.nonRetryable(reserved.unplaced.map((u) => u.reason).join('; '), 'NoHostFits');
+  }
+
+  // Addresses: what a container holds, else what Berth recorded (a replaced container keeps its
+  // address), else the lowest free one in the subnet.
+  const addresses: Record<string, string> = {};
+  const held = (instance: string) =>
+    Object.entries(addresses)
+      .filter(([i]) => i !== instance)
+      .map(([, ip]) => ip);
+  for (const l of live) if (l.ip && isAssignable(subnet, l.ip)) addresses[l.instance] = l.ip;
+  for (const d of desired) {
+    if (addresses[d.instance]) continue;
+    const recorded = input.addresses[d.instance];
+    const preferred = recorded && isAssignable(subnet, recorded) ? recorded : undefined;
+    addresses[d.instance] = asUserFailure(() =>
+      assignAddress(
+        subnet,
+        [...held(d.instance), ...Object.values(input.addresses)].filter((ip) => ip !== preferred),
+        preferred,
+      ),
+    );
+  }
+
+  const records: InstanceRecord[] = [];
+  const created: InstanceStatus[] = [];
+  const liveById = new Map(live.map((l) => [l.instance, l]));
+  let started = 0;
+  progress.phase = 'containers';
+  try {
+    for (const service of blueprint.services) {
+      const env = asUserFailure(
+        () =>
+          resolveEnv(service.env, {
+            attribute: (s, attribute) => attributeOf(records, blueprint, s, attribute),
+            secret: (name) => input.secrets?.[name],
+          }),
+        `service '${service.id}': `,
+      );
+      const bringUp = async (d: DesiredInstance): Promise<InstanceRecord> => {
+        const spec: ContainerSpec = {
+          app,
+          service: service.id,
+          instance: d.instance,
+          image: images[service.id],
+          command: service.command,
+          env,
+          ports: service.ports,
+          network,
+          aliases: [service.id, d.instance],
+          ip: addresses[d.instance],
+          dns: [dnsServer],
+          configHash: d.configHash,
+          restart: service.restart,
+          cpus: service.resources.cpus,
+          memoryBytes: service.resources.memoryBytes,
+        };
+        const action = actionFor(plan, d);
+        let id = liveById.get(d.instance)?.id ?? '';
+        if (action !== 'kept') {
+          if (started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
+          if (action === 'recreated') await docker.removeContainer(id);
+          if (action !== 'started') {
+            const ref = await docker.ensureContainer(spec);
+            id = ref.id;
+            if (ref.created) created.push({ ...liveStub(spec), id });
+          }
+          await docker.startContainer(id);
+          await slow.waitReady({
+            id,
+            command: service.healthCheck?.command,
+            port: service.healthCheck?.port ?? service.ports[0]?.container,
+            address: addresses[d.instance],
+            intervalMs: service.healthCheck?.intervalMs ?? 200,
+            timeoutMs: input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? 60_000,
+          });
+        }
+        progress.done++;
+        say(`${action} ${d.instance} (${containerName(app, d.instance)}, ${addresses[d.instance]})`);
+        return {
+          service: service.id,
+          instance: d.instance,
+          container: containerName(app, d.instance),
+          id,
+          host: reserved.hosts[d.instance] ?? 'local',
+          ip: addresses[d.instance],
+          dnsNames: [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)],
+          action,
+        };
+      };
+      const instances = desired.filter((x) => x.service === service.id);
+      // Instances of one service start together (like docker-compose), one by one with a stagger.
+      if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
+      else records.push(...(await Promise.all(instances.map(bringUp))));
+      // Names appear once instances are ready.
+      await docker.publishDnsRecords(app, dnsInstances(records));
+    }
+
+    progress.phase = 'cleanup';
+    if (plan.remove.length > 0) {
+      await docker.publishDnsRecords(app, dnsInstances(records));
+      for (const extra of plan.remove) {
+        await docker.removeContainer(extra.id);
+        delete addresses[extra.instance];
+        say(`removed ${extra.instance}`);
+      }
+      await docker.releaseHosts({ app, instances: plan.remove.map((r) => r.instance) });
+    }
+  } catch (err) {
+    if (input.operation === 'deploy' && !input.options.keepOnFailure) {
+      progress.phase = 'rollback';
+      await rollback(input, created, live.length === 0);
+      say(`rolled back: removed ${created.length} container(s) this deploy created`);
+    }
+    throw err;
+  }
+  for (const instance of Object.keys(addresses))
+    if (!desired.some((d) => d.instance === instance)) delete addresses[instance];
+  progress.phase = 'done';
+  return {
+    app,
+    operation: input.operation,
+    network,
+    subnet,
+    instances: records,
+    removed: plan.remove.map((r) => r.instance),
+    addresses,
+  };
+}
+
+/**
+ * The app's subnet comes from the inventory, which avoids every subnet the engine already has; if
+ * another network takes it before Berth creates its own, Berth asks for the next one (bounded).
+ */
+async function ensureAppNetwork(
+  docker: ReturnType<typeof dockerActivities>,
+  app: string,
+  requested?: string,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const subnet = await docker.allocateAppSubnet({ app, requested });
+    try {
+      await docker.ensureNetwork(app, { cidr: subnet, gateway: gatewayOf(subnet) });
+      return subnet;
+    } catch (err) {
+      const type = (err as { cause?: { type?: string } }).cause?.type;
+      if (type !== 'SubnetTaken' || requested || attempt >= 3) throw err;
+      await docker.releaseAppSubnet({ app });
+    }
+  }
+}
+
+/** Removes what a failed deploy created; when the app had nothing before, its network, subnet, names and reservations too. */
+async function rollback(input: OperationInput, created: InstanceStatus[], appWasNew: boolean): Promise<void> {
+  const docker = dockerActivities(input.options.activities);
+  for (const c of created) await docker.removeContainer(c.id);
+  if (appWasNew) {
+    await docker.removeApp(input.app);
+    await docker.removeDnsRecords(input.app);
+    await docker.releaseHosts({ app: input.app });
+    await docker.releaseAppSubnet({ app: input.app });
+  } else {
+    await docker.releaseHosts({ app: input.app, instances: created.map((c) => c.instance) });
+  }
+}
+
+function actionFor(plan: ReturnType<typeof reconcile>, d: DesiredInstance): InstanceRecord['action'] {
+  if (plan.create.some((x) => x.instance === d.instance)) return 'created';
+  if (plan.recreate.some((x) => x.desired.instance === d.instance)) return 'recreated';
+  if (plan.start.some((x) => x.instance === d.instance)) return 'started';
+  return 'kept';
+}
+
+function configHash(service: Service, image: string): string {
+  const { command, env, ports, volumes, resources, restart, healthCheck } = service;
+  return stableHash(canonicalJson({ image, command, env, ports, volumes, resources, restart, healthCheck }));
+}
+
+function toLive(i: InstanceStatus): LiveInstance {
+  return { service: i.service, instance: i.instance, id: i.id, state: i.state, configHash: i.configHash };
+}
+
+function liveStub(spec: ContainerSpec): InstanceStatus {
+  return {
+    app: spec.app,
+    service: spec.service,
+    instance: spec.instance,
+    container: '',
+    id: '',
+    image: spec.image,
+    state: 'created',
+    status: '',
+    ports: [],
+  };
+}
+
+/** `${db.address}` is the first instance's address, `${db.host}` the service's DNS name, `${db.port}` its first port. */
+function attributeOf(
+  records: InstanceRecord[],
+  blueprint: Blueprint,
+  service: string,
+  attribute: string,
+): string | undefined {
+  const first = records.find((r) => r.service === service);
+  const spec = blueprint.services.find((s) => s.id === service);
+  if (!first || !spec) return undefined;
+  switch (attribute) {
+    case 'address':
+      return first.ip;
+    case 'host':
+      return serviceDnsName(blueprint.app, service);
+    case 'port':
+      return spec.ports[0] ? String(spec.ports[0].container) : undefined;
+    case 'instances':
+      return String(records.filter((r) => r.service === service).length);
+    default:
+      return undefined;
+  }
+}
+
+function dnsInstances(records: InstanceRecord[]) {
+  return records
+    .filter((r) => r.ip)
+    .map((r) => ({ service: r.service, instance: r.instance, address: r.ip!, ready: true }));
+}

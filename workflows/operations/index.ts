@@ -1,0 +1,63 @@
+import { defineQuery, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { dockerActivities } from '../activity-options';
+import { BERTH_STATUS } from '../search-attributes';
+import { converge } from './converge';
+import type { OperationInput, OperationProgress, OperationResult, OperationType } from './types';
+
+/** Operations are child workflows of the app workflow, one per run, each visible in the Web UI. */
+
+export const operationProgressQuery = defineQuery<OperationProgress>('progress');
+
+async function run(
+  operation: OperationType,
+  input: OperationInput,
+  body: (progress: OperationProgress) => Promise<OperationResult>,
+): Promise<OperationResult> {
+  const progress: OperationProgress = {
+    app: input.app,
+    operation,
+    phase: 'starting',
+    total: 0,
+    done: 0,
+    events: [],
+  };
+  setHandler(operationProgressQuery, () => progress);
+  try {
+    const result = await body(progress);
+    upsertSearchAttributes([{ key: BERTH_STATUS, value: 'completed' }]);
+    return result;
+  } catch (err) {
+    progress.phase = 'failed';
+    upsertSearchAttributes([{ key: BERTH_STATUS, value: 'failed' }]);
+    throw err;
+  }
+}
+
+export async function deploy(input: OperationInput): Promise<OperationResult> {
+  return run('deploy', input, (progress) => converge(input, progress));
+}
+
+export async function scale(input: OperationInput): Promise<OperationResult> {
+  return run('scale', input, (progress) => converge(input, progress));
+}
+
+/** Reconciles to the desired state: restarts stopped instances, recreates missing ones, removes extras. */
+export async function heal(input: OperationInput): Promise<OperationResult> {
+  return run('heal', input, (progress) => converge(input, progress));
+}
+
+/** Removes everything the app owns: names, containers, network, reservations, subnet. */
+export async function destroy(input: OperationInput): Promise<OperationResult> {
+  return run('destroy', input, async (progress) => {
+    const docker = dockerActivities(input.options.activities);
+    progress.phase = 'dns';
+    await docker.removeDnsRecords(input.app);
+    progress.phase = 'containers';
+    const removed = await docker.removeApp(input.app);
+    progress.events.push(`removed ${removed.containers} container(s), ${removed.networks} network(s)`);
+    await docker.releaseHosts({ app: input.app });
+    await docker.releaseAppSubnet({ app: input.app });
+    progress.phase = 'done';
+    return { app: input.app, operation: 'destroy', instances: [], removed: [], addresses: {} };
+  });
+}
