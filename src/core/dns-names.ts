@@ -8,6 +8,8 @@ export interface DnsInstance {
   address: string;
   /** Only ready instances are behind the service name; every instance keeps its own name. */
   ready: boolean;
+  /** The service's extra names (a blueprint's `dnsNames`), served like the service name. */
+  aliases?: string[];
 }
 
 export interface DnsRecord {
@@ -37,6 +39,7 @@ export function dnsRecordsFor(app: string, instances: DnsInstance[]): DnsRecord[
       throw new UserError(`instance '${i.instance}' has no valid IPv4 address ('${i.address}')`);
     add(instanceDnsName(app, i.service, i.instance), i.address);
     if (i.ready) add(serviceDnsName(app, i.service), i.address);
+    if (i.ready) for (const alias of i.aliases ?? []) add(alias, i.address);
   }
   return [...records.values()].sort((a, b) =>
     a.name === b.name ? compareAddresses(a.address, b.address) : a.name < b.name ? -1 : 1,

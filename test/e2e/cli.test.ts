@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LABEL } from '../../src/core/names';
 import { appContainers, appNetworks, uniqueApp } from '../support/docker';
-import { testAddress, testClient, uniqueTaskQueue } from '../support/temporal';
+import { testAddress, uniqueTaskQueue } from '../support/temporal';
 import {
   blueprintCopy,
   expectOneLineError,
@@ -108,45 +108,5 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
     const usage = await runCli(['deploy'], env);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/missing required argument 'file'/);
-  });
-
-  test('killing the worker in the middle of a deploy and starting another completes it once', async () => {
-    const app = uniqueApp('crash');
-    const file = path.join(dir, 'crash.yaml');
-    fs.writeFileSync(
-      file,
-      `id: ${app}\nservices:\n  - id: web\n    type: cluster\n    initialSize: 3\n    image: berth/busybox:1\n    command: [sleep, "3600"]\n`,
-    );
-    const started = await runCli(
-      ['deploy', file, '--detach', '--json', '--stagger', '1500ms', '--activity-timeout', '5s'],
-      env,
-    );
-    expect(started.code).toBe(0);
-    const { workflowId } = JSON.parse(started.stdout);
-
-    // Wait (bounded) until the deploy is under way, then kill -9 the worker.
-    for (let i = 0; i < 150 && (await appContainers(app)).length === 0; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    const before = (await appContainers(app)).length;
-    expect(before).toBeGreaterThanOrEqual(1);
-    expect(before).toBeLessThan(3);
-    await stopProcess(worker, 'SIGKILL');
-
-    worker = await startWorkerProcess(env);
-    const { client, close } = await testClient();
-    try {
-      const result = await client.workflow.getHandle(workflowId).result();
-      expect(result.instances.map((i: { instance: string }) => i.instance)).toEqual([
-        'web-1',
-        'web-2',
-        'web-3',
-      ]);
-    } finally {
-      await close();
-    }
-    const containers = await appContainers(app);
-    expect(containers.map((c) => c.Labels[LABEL.instance]).sort()).toEqual(['web-1', 'web-2', 'web-3']);
-    expect(containers.every((c) => c.State === 'running')).toBe(true);
-    expect((await runCli(['destroy', app], env)).code).toBe(0);
   });
 });

@@ -41,3 +41,24 @@ export async function removeTestApps(): Promise<void> {
       .catch(() => undefined);
   }
 }
+
+/** Runs a command in a container and returns its exit code and combined output. */
+export async function execIn(id: string, cmd: string[]): Promise<{ code: number; output: string }> {
+  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve) => {
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+  });
+  // Docker multiplexes stdout/stderr in 8-byte-header frames; keep the payloads.
+  const raw = Buffer.concat(chunks);
+  let output = '';
+  for (let i = 0; i + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(i + 4);
+    output += raw.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return { code: (await exec.inspect()).ExitCode ?? -1, output };
+}

@@ -152,12 +152,12 @@ export async function converge(input: OperationInput, progress: OperationProgres
       if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
       else records.push(...(await Promise.all(instances.map(bringUp))));
       // Names appear once instances are ready.
-      await docker.publishDnsRecords(app, dnsInstances(records));
+      await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
     }
 
     progress.phase = 'cleanup';
     if (plan.remove.length > 0) {
-      await docker.publishDnsRecords(app, dnsInstances(records));
+      await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
       for (const extra of plan.remove) {
         await docker.removeContainer(extra.id);
         delete addresses[extra.instance];
@@ -277,8 +277,14 @@ function attributeOf(
   }
 }
 
-function dnsInstances(records: InstanceRecord[]) {
+function dnsInstances(records: InstanceRecord[], blueprint: Blueprint) {
   return records
     .filter((r) => r.ip)
-    .map((r) => ({ service: r.service, instance: r.instance, address: r.ip!, ready: true }));
+    .map((r) => ({
+      service: r.service,
+      instance: r.instance,
+      address: r.ip!,
+      ready: true,
+      aliases: blueprint.services.find((s) => s.id === r.service)?.dnsNames,
+    }));
 }

@@ -1,0 +1,113 @@
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as path from 'path';
+import { Client, Connection } from '@temporalio/client';
+import { LABEL } from '../../src/core/names';
+import { appContainers, appNetworks, execIn, uniqueApp } from '../support/docker';
+import { testAddress, uniqueTaskQueue } from '../support/temporal';
+import { ROOT, blueprintCopy, runCli, startWorkerProcess, stopProcess, tempDir } from '../support/cli';
+
+interface StatusInstance {
+  service: string;
+  instance: string;
+  id: string;
+  ip: string;
+  state: string;
+  ports: { container: number; hostPort: number }[];
+}
+
+function httpGet(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/** Every example blueprint, end to end through the CLI: deploy, ready, ports, DNS, scale, destroy. */
+describe('every blueprint in blueprints/ deploys and destroys to nothing', () => {
+  const taskQueue = uniqueTaskQueue('blueprints');
+  const dir = tempDir('blueprints');
+  const secret = `tok-${process.pid}-${Date.now()}`;
+  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue, BERTH_SECRET_API_TOKEN: secret };
+  let worker: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    env.TEMPORAL_ADDRESS = testAddress();
+    worker = await startWorkerProcess(env);
+  });
+
+  afterAll(async () => {
+    await stopProcess(worker);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const files = fs.readdirSync(path.join(ROOT, 'blueprints')).filter((f) => f.endsWith('.yaml'));
+
+  test.each(files)('%s', async (file) => {
+    const app = uniqueApp(file.replace(/\.yaml$/, ''));
+    const copy = blueprintCopy(`blueprints/${file}`, app, dir);
+
+    const deployed = await runCli(['deploy', copy, '--json'], env, 300_000);
+    expect({ code: deployed.code, stderr: deployed.code === 0 ? '' : deployed.stderr }).toEqual({ code: 0, stderr: '' });
+    const result = JSON.parse(deployed.stdout);
+
+    const status = await runCli(['status', app, '--json'], env);
+    const instances: StatusInstance[] = JSON.parse(status.stdout).apps[0].instances;
+    expect(instances.map((i) => i.state)).toEqual(instances.map(() => 'running'));
+    expect(instances.map((i) => i.instance).sort()).toEqual(result.instances.map((i: { instance: string }) => i.instance).sort());
+
+    // Forwarded ports answer on the host (httpd serves every example's web port).
+    for (const port of instances.flatMap((i) => i.ports)) {
+      let code = 0;
+      for (let i = 0; i < 50 && code === 0; i++) {
+        code = await httpGet(port.hostPort);
+        if (code === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (port.container === 8080) expect(code).toBe(200);
+      else expect(code).not.toBe(-1);
+    }
+
+    // DNS: from inside one container, every service name resolves to its instances' addresses.
+    const probe = instances[instances.length - 1];
+    for (const service of [...new Set(instances.map((i) => i.service))]) {
+      const { output } = await execIn(probe.id, ['nslookup', `${service}.${app}.berth`]);
+      for (const i of instances.filter((x) => x.service === service)) expect(output).toContain(i.ip);
+    }
+
+    if (file === 'secrets.yaml') {
+      // The value reached the container, and appears nowhere in clear in any workflow history.
+      const server = instances.find((i) => i.service === 'server')!;
+      expect((await execIn(server.id, ['cat', '/www/token'])).output.trim()).toBe(secret);
+      const connection = await Connection.connect({ address: testAddress() });
+      try {
+        const raw = new Client({ connection }); // no codec: what the server stores
+        for (const id of [`berth-app-${app}`, result.workflowId]) {
+          const history = await raw.workflow.getHandle(id).fetchHistory();
+          expect(JSON.stringify(history)).not.toContain(secret);
+          expect(Buffer.from(JSON.stringify(history)).toString('base64')).not.toContain(Buffer.from(secret).toString('base64'));
+        }
+      } finally {
+        await connection.close();
+      }
+    }
+
+    // Scale the first service by one and back (down first when it has room: placement may cap it).
+    const first = instances[0].service;
+    const count = instances.filter((i) => i.service === first).length;
+    for (const n of count > 1 ? [count - 1, count] : [count + 1, count]) {
+      const scaled = await runCli(['scale', app, first, String(n), '--json'], env);
+      expect({ code: scaled.code, stderr: scaled.code === 0 ? '' : scaled.stderr }).toEqual({ code: 0, stderr: '' });
+      expect((await appContainers(app)).filter((c) => c.Labels[LABEL.service] === first)).toHaveLength(n);
+    }
+
+    expect((await runCli(['destroy', app, '--json'], env)).code).toBe(0);
+    expect(await appContainers(app)).toHaveLength(0);
+    expect(await appNetworks(app)).toHaveLength(0);
+    expect(fs.existsSync(path.join(process.env.BERTH_HOME!, 'dns', 'hosts', app))).toBe(false);
+  });
+});
