@@ -58,7 +58,7 @@ export function createContainerActivities({
     return found.find((n) => n.Name === networkName(app));
   }
 
-  return {
+  const activities = {
     /** Fails fast (non-retryable) when an image is not on the engine: no registry can be reached. */
     async checkImages(images: string[]): Promise<void> {
       return guarded('inspect images', async () => {
@@ -122,8 +122,8 @@ export function createContainerActivities({
     async ensureContainer(spec: ContainerSpec): Promise<ContainerRef> {
       const name = containerName(spec.app, spec.instance);
       return guarded(`create container ${name}`, async () => {
-        const existing = await findContainer(spec.app, spec.instance);
-        if (existing) return { id: existing.Id, name, created: false };
+        // The name is deterministic: create first, and a 409 means an earlier attempt made it (one
+        // Docker call instead of a label search before every create).
         const exposed: Record<string, object> = {};
         const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
         for (const port of spec.ports) {
@@ -168,9 +168,8 @@ export function createContainerActivities({
           });
           return { id: container.id, name, created: true };
         } catch (err) {
-          // A concurrent or lost earlier attempt may have created it between our lookup and create.
-          const raced = isConflict(err) ? await findContainer(spec.app, spec.instance) : undefined;
-          if (raced) return { id: raced.Id, name, created: false };
+          const earlier = isConflict(err) ? await findContainer(spec.app, spec.instance) : undefined;
+          if (earlier) return { id: earlier.Id, name, created: false };
           throw err;
         }
       });
@@ -263,6 +262,17 @@ export function createContainerActivities({
       );
     },
 
+    /**
+     * A new instance in one activity: created (or found), started, and waited on until ready.
+     * Half the Temporal round trips of three separate activities on a deploy's hot path.
+     */
+    async ensureReady(spec: ContainerSpec, check: Omit<ReadinessCheck, 'id'>): Promise<ContainerRef> {
+      const ref = await activities.ensureContainer(spec);
+      await activities.startContainer(ref.id);
+      await activities.waitReady({ ...check, id: ref.id });
+      return ref;
+    },
+
     async describeLocalHost(): Promise<LocalHost> {
       return guarded('docker info', async () => {
         const info = await docker.info();
@@ -283,13 +293,19 @@ export function createContainerActivities({
           filters: labelFilter({ [LABEL.app]: app }),
         });
         let removed = 0;
-        for (const c of containers) {
-          try {
-            await docker.getContainer(c.Id).remove({ force: true, v: true });
-            removed++;
-          } catch (err) {
-            if (!isNotFound(err) && !isConflict(err)) throw err;
-          }
+        // A few removals at a time: faster than one by one, gentler than all at once.
+        for (let i = 0; i < containers.length; i += 8) {
+          await Promise.all(
+            containers.slice(i, i + 8).map(async (c) => {
+              try {
+                await docker.getContainer(c.Id).remove({ force: true, v: true });
+                removed++;
+              } catch (err) {
+                if (!isNotFound(err) && !isConflict(err)) throw err;
+              }
+            }),
+          );
+          heartbeat(`removed ${removed} of ${containers.length}`);
         }
         const networks = await docker.listNetworks({ filters: labelFilter({ [LABEL.app]: app }) });
         for (const n of networks) {
@@ -303,6 +319,7 @@ export function createContainerActivities({
       });
     },
   };
+  return activities;
 }
 
 function heartbeat(details: string): void {

@@ -19,15 +19,17 @@ const APP = 'benchberth';
 const PROJECT = 'benchcompose';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
-const env = {
+const env: NodeJS.ProcessEnv = {
   ...process.env,
   BERTH_HOME: home,
   BERTH_PORT: '17433',
   BERTH_UI_PORT: '18433',
-  TEMPORAL_ADDRESS: '',
   BERTH_CODEC_PORT: '18434',
+  // Its own DNS network and subnet, so it never meets a user's Berth.
+  BERTH_DNS_NETWORK: 'berth-dns-bench',
+  BERTH_DNS_SUBNET: '10.207.0.0/24',
 };
-delete (env as Record<string, string | undefined>).TEMPORAL_ADDRESS;
+delete env.TEMPORAL_ADDRESS;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -111,8 +113,9 @@ async function main(): Promise<void> {
   } finally {
     spawnSync(composeBin, ['-p', PROJECT, 'down', '-v'], { cwd: home, env });
     spawnSync(process.execPath, [BERTH, 'destroy', APP], { env });
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    // `server stop` ends the server and Berth's DNS server of this home.
+    spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
+    if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
     fs.rmSync(home, { recursive: true, force: true });
   }
   const berth = median(results.berth);

@@ -50,7 +50,7 @@ function readFileOption(variable: string): Buffer | undefined {
 }
 
 export function temporalTarget(): TemporalTarget {
-  const address = process.env.TEMPORAL_ADDRESS;
+  const address = process.env.TEMPORAL_ADDRESS || undefined; // set but empty means unset
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = process.env.BERTH_TASK_QUEUE ?? TASK_QUEUE;
   const crt = readFileOption('TEMPORAL_TLS_CERT');

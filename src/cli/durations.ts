@@ -8,3 +8,9 @@ export function parseDuration(text: string, option: string): number {
   if (!match) throw new UserError(`${option}: '${text}' is not a duration (examples: 500ms, 2s, 1m)`);
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']);
 }
+
+/** A whole number >= 1. */
+export function parseCount(text: string, option: string): number {
+  if (!/^[1-9]\d*$/.test(text.trim())) throw new UserError(`${option}: '${text}' is not a whole number >= 1`);
+  return Number(text);
+}

@@ -53,13 +53,18 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
     const copy = blueprintCopy(`blueprints/${file}`, app, dir);
 
     const deployed = await runCli(['deploy', copy, '--json'], env, 300_000);
-    expect({ code: deployed.code, stderr: deployed.code === 0 ? '' : deployed.stderr }).toEqual({ code: 0, stderr: '' });
+    expect({ code: deployed.code, stderr: deployed.code === 0 ? '' : deployed.stderr }).toEqual({
+      code: 0,
+      stderr: '',
+    });
     const result = JSON.parse(deployed.stdout);
 
     const status = await runCli(['status', app, '--json'], env);
     const instances: StatusInstance[] = JSON.parse(status.stdout).apps[0].instances;
     expect(instances.map((i) => i.state)).toEqual(instances.map(() => 'running'));
-    expect(instances.map((i) => i.instance).sort()).toEqual(result.instances.map((i: { instance: string }) => i.instance).sort());
+    expect(instances.map((i) => i.instance).sort()).toEqual(
+      result.instances.map((i: { instance: string }) => i.instance).sort(),
+    );
 
     // Forwarded ports answer on the host (httpd serves every example's web port).
     for (const port of instances.flatMap((i) => i.ports)) {
@@ -89,7 +94,9 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
         for (const id of [`berth-app-${app}`, result.workflowId]) {
           const history = await raw.workflow.getHandle(id).fetchHistory();
           expect(JSON.stringify(history)).not.toContain(secret);
-          expect(Buffer.from(JSON.stringify(history)).toString('base64')).not.toContain(Buffer.from(secret).toString('base64'));
+          expect(Buffer.from(JSON.stringify(history)).toString('base64')).not.toContain(
+            Buffer.from(secret).toString('base64'),
+          );
         }
       } finally {
         await connection.close();
@@ -101,7 +108,10 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
     const count = instances.filter((i) => i.service === first).length;
     for (const n of count > 1 ? [count - 1, count] : [count + 1, count]) {
       const scaled = await runCli(['scale', app, first, String(n), '--json'], env);
-      expect({ code: scaled.code, stderr: scaled.code === 0 ? '' : scaled.stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ code: scaled.code, stderr: scaled.code === 0 ? '' : scaled.stderr }).toEqual({
+        code: 0,
+        stderr: '',
+      });
       expect((await appContainers(app)).filter((c) => c.Labels[LABEL.service] === first)).toHaveLength(n);
     }
 

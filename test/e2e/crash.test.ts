@@ -73,8 +73,16 @@ describe('a deploy survives crashes of the worker and of the Temporal server', (
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function killWorkerWhen(app: string, file: string, moment: (count: number) => boolean, stagger: string) {
-    const started = await runCli(['deploy', file, '--detach', '--json', '--stagger', stagger, '--activity-timeout', '5s'], env);
+  async function killWorkerWhen(
+    app: string,
+    file: string,
+    moment: (count: number) => boolean,
+    stagger: string,
+  ) {
+    const started = await runCli(
+      ['deploy', file, '--detach', '--json', '--stagger', stagger, '--activity-timeout', '5s'],
+      env,
+    );
     expect(started.code).toBe(0);
     const { workflowId } = JSON.parse(started.stdout);
     await waitFor('the crash point', async () => moment((await appContainers(app)).length), 30_000);
@@ -133,7 +141,10 @@ describe('a deploy survives a restart of the Temporal dev server', () => {
     try {
       await waitFor('the dev server', reachable, 60_000);
       worker = await startWorkerProcess(env);
-      const started = await runCli(['deploy', blueprint(dir, app, HTTPD), '--detach', '--json', '--stagger', '2s'], env);
+      const started = await runCli(
+        ['deploy', blueprint(dir, app, HTTPD), '--detach', '--json', '--stagger', '2s'],
+        env,
+      );
       expect(started.code).toBe(0);
       const { workflowId } = JSON.parse(started.stdout);
       await waitFor('the first container', async () => (await appContainers(app)).length === 1);

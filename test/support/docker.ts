@@ -55,7 +55,7 @@ export async function execIn(id: string, cmd: string[]): Promise<{ code: number;
   // Docker multiplexes stdout/stderr in 8-byte-header frames; keep the payloads.
   const raw = Buffer.concat(chunks);
   let output = '';
-  for (let i = 0; i + 8 <= raw.length; ) {
+  for (let i = 0; i + 8 <= raw.length;) {
     const size = raw.readUInt32BE(i + 4);
     output += raw.subarray(i + 8, i + 8 + size).toString();
     i += 8 + size;

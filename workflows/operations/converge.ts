@@ -82,7 +82,6 @@ export async function converge(input: OperationInput, progress: OperationProgres
   }
 
   const records: InstanceRecord[] = [];
-  const created: InstanceStatus[] = [];
   const liveById = new Map(live.map((l) => [l.instance, l]));
   let started = 0;
   progress.phase = 'containers';
@@ -119,20 +118,19 @@ export async function converge(input: OperationInput, progress: OperationProgres
         if (action !== 'kept') {
           if (started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
           if (action === 'recreated') await docker.removeContainer(id);
-          if (action !== 'started') {
-            const ref = await docker.ensureContainer(spec);
-            id = ref.id;
-            if (ref.created) created.push({ ...liveStub(spec), id });
-          }
-          await docker.startContainer(id);
-          await slow.waitReady({
-            id,
+          const check = {
             command: service.healthCheck?.command,
             port: service.healthCheck?.port ?? service.ports[0]?.container,
             address: addresses[d.instance],
-            intervalMs: service.healthCheck?.intervalMs ?? 200,
+            intervalMs: service.healthCheck?.intervalMs ?? 100,
             timeoutMs: input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? 60_000,
-          });
+          };
+          if (action === 'started') {
+            await docker.startContainer(id);
+            await slow.waitReady({ ...check, id });
+          } else {
+            id = (await slow.ensureReady(spec, check)).id;
+          }
         }
         progress.done++;
         say(`${action} ${d.instance} (${containerName(app, d.instance)}, ${addresses[d.instance]})`);
@@ -150,7 +148,10 @@ export async function converge(input: OperationInput, progress: OperationProgres
       const instances = desired.filter((x) => x.service === service.id);
       // Instances of one service start together (like docker-compose), one by one with a stagger.
       if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
-      else records.push(...(await Promise.all(instances.map(bringUp))));
+      else
+        records.push(
+          ...(await mapLimit(instances, input.options.parallelism ?? DEFAULT_PARALLELISM, bringUp)),
+        );
       // Names appear once instances are ready.
       await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
     }
@@ -168,8 +169,12 @@ export async function converge(input: OperationInput, progress: OperationProgres
   } catch (err) {
     if (input.operation === 'deploy' && !input.options.keepOnFailure) {
       progress.phase = 'rollback';
-      await rollback(input, created, live.length === 0);
-      say(`rolled back: removed ${created.length} container(s) this deploy created`);
+      const removed = await rollback(
+        input,
+        live,
+        desired.map((d) => d.instance),
+      );
+      say(`rolled back: removed ${removed} container(s) this deploy created`);
     }
     throw err;
   }
@@ -185,6 +190,26 @@ export async function converge(input: OperationInput, progress: OperationProgres
     removed: plan.remove.map((r) => r.instance),
     addresses,
   };
+}
+
+/**
+ * How many containers of one service are brought up at once. The engine serialises much of the
+ * work; a bounded number in flight beats flooding it (measured with bench:deploy).
+ */
+const DEFAULT_PARALLELISM = 10;
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, lane));
+  return results;
 }
 
 /**
@@ -209,18 +234,26 @@ async function ensureAppNetwork(
   }
 }
 
-/** Removes what a failed deploy created; when the app had nothing before, its network, subnet, names and reservations too. */
-async function rollback(input: OperationInput, created: InstanceStatus[], appWasNew: boolean): Promise<void> {
+/**
+ * Removes what a failed deploy created: every container that was not there before it (found by
+ * label, so one whose readiness wait failed is found too). When the app had nothing before, its
+ * network, subnet, names and reservations go as well.
+ */
+async function rollback(input: OperationInput, before: InstanceStatus[], desired: string[]): Promise<number> {
   const docker = dockerActivities(input.options.activities);
-  for (const c of created) await docker.removeContainer(c.id);
-  if (appWasNew) {
+  const existed = new Set(before.map((b) => b.id));
+  const created = (await docker.listInstances(input.app)).filter((i) => !existed.has(i.id));
+  if (before.length === 0) {
     await docker.removeApp(input.app);
     await docker.removeDnsRecords(input.app);
     await docker.releaseHosts({ app: input.app });
     await docker.releaseAppSubnet({ app: input.app });
   } else {
-    await docker.releaseHosts({ app: input.app, instances: created.map((c) => c.instance) });
+    for (const c of created) await docker.removeContainer(c.id);
+    const kept = new Set(before.map((b) => b.instance));
+    await docker.releaseHosts({ app: input.app, instances: desired.filter((i) => !kept.has(i)) });
   }
+  return created.length;
 }
 
 function actionFor(plan: ReturnType<typeof reconcile>, d: DesiredInstance): InstanceRecord['action'] {
@@ -237,20 +270,6 @@ function configHash(service: Service, image: string): string {
 
 function toLive(i: InstanceStatus): LiveInstance {
   return { service: i.service, instance: i.instance, id: i.id, state: i.state, configHash: i.configHash };
-}
-
-function liveStub(spec: ContainerSpec): InstanceStatus {
-  return {
-    app: spec.app,
-    service: spec.service,
-    instance: spec.instance,
-    container: '',
-    id: '',
-    image: spec.image,
-    state: 'created',
-    status: '',
-    ports: [],
-  };
 }
 
 /** `${db.address}` is the first instance's address, `${db.host}` the service's DNS name, `${db.port}` its first port. */

@@ -8,6 +8,8 @@ export interface OperationOptions {
   staggerMs?: number;
   /** A failed deploy removes what it created unless this is set. */
   keepOnFailure?: boolean;
+  /** Containers of one service brought up at once (default 10). */
+  parallelism?: number;
   /** How long an instance may take to pass its readiness check. Default 60 s. */
   readyTimeoutMs?: number;
   activities?: ActivityTuning;

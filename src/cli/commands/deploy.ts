@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { OperationOptions } from '../../../workflows/operations/types';
 import { loadBlueprint } from '../blueprint-file';
-import { parseDuration } from '../durations';
+import { parseCount, parseDuration } from '../durations';
 import { followOperation, requestOperation } from '../operation';
 import { setJsonMode } from '../output';
 import { resolveSecrets } from '../secrets';
@@ -13,6 +13,7 @@ export interface OperationFlags {
   stagger?: string;
   activityTimeout?: string;
   readyTimeout?: string;
+  parallelism?: string;
 }
 
 /** The flags every operation verb takes (progress, timing). */
@@ -22,6 +23,7 @@ export function withOperationFlags(command: Command): Command {
     .option('--detach', 'print the operation workflow ID and return without waiting')
     .option('--stagger <duration>', 'pause between starting two containers (e.g. 2s)', '0')
     .option('--ready-timeout <duration>', 'how long an instance may take to become ready', '60s')
+    .option('--parallelism <n>', 'containers of one service brought up at once', '10')
     .option('--activity-timeout <duration>', 'upper bound for one Docker call', '60s');
 }
 
@@ -29,6 +31,7 @@ export function operationOptions(flags: OperationFlags): OperationOptions {
   return {
     staggerMs: parseDuration(flags.stagger ?? '0', '--stagger'),
     readyTimeoutMs: parseDuration(flags.readyTimeout ?? '60s', '--ready-timeout'),
+    parallelism: parseCount(flags.parallelism ?? '10', '--parallelism'),
     activities: { startToCloseMs: parseDuration(flags.activityTimeout ?? '60s', '--activity-timeout') },
   };
 }

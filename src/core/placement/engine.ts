@@ -45,7 +45,9 @@ import type {
 export const DEFAULT_CHAIN: readonly StrategyConfig[] = Object.freeze([
   { name: 'memoryAvailable', config: {} },
   { name: 'cpuCoresAvailable', config: {} },
-  { name: 'maxContainers', config: {} },
+  // Clocker's own default (8) applies when a blueprint names the strategy; the implicit chain caps
+  // a host like kubelet's maxPods, so an unconfigured app of a few dozen containers still fits.
+  { name: 'maxContainers', config: { maxContainers: 110 } },
   { name: 'breadthFirst', config: {} },
 ]);
 

@@ -111,7 +111,7 @@ describe('chains', () => {
     ]);
   });
 
-  test('the default chain: memory, cpu cores, maxContainers, breadthFirst', () => {
+  test('the default chain: memory, cpu cores, maxContainers (110, like kubelet maxPods), breadthFirst', () => {
     expect(DEFAULT_CHAIN.map((x) => x.name)).toEqual([
       'memoryAvailable',
       'cpuCoresAvailable',
@@ -120,9 +120,10 @@ describe('chains', () => {
     ]);
     const hosts = [
       host('a', { memoryBytes: GiB }),
-      host('b', { containers: running(8) }),
+      host('b', { containers: running(110) }),
       host('c', { containers: running(1) }),
     ];
+    expect(DEFAULT_CHAIN.find((x) => x.name === 'maxContainers')?.config).toEqual({ maxContainers: 110 });
     const r = place({ hosts, containers: containers('web', 2, [], { memoryBytes: 2 * GiB }) });
     expect(hostsOf(r)).toEqual(['c', 'c']);
   });

@@ -1,0 +1,793 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as path from 'path';
+import type { Readable } from 'stream';
+import type Docker from 'dockerode';
+import * as tar from 'tar-stream';
+import { UserError } from '../core/errors';
+import {
+  BUILDER_COMMAND,
+  builderContainerName,
+  commitChanges,
+  describeEntityStep,
+  entityBuildSteps,
+  splitImageRef,
+} from '../core/images';
+import { LABEL } from '../core/names';
+import { berthHome } from './paths';
+
+/**
+ * Images for real: Dockerfile builds (an in-memory tar context, Docker's legacy builder), Clocker's
+ * entity builds (a builder container, `docker exec` per step, `docker commit`), and a private
+ * registry (Debian's `docker-registry`, Distribution 2.8, on loopback) to push to and pull from.
+ *
+ * Long operations report every progress line to `onProgress` (activities heartbeat from it) and
+ * stop when `signal` aborts. Nothing here knows about Temporal.
+ */
+
+/** A build that failed because of its definition (a step exited non-zero, a bad Dockerfile). */
+export class ImageBuildError extends Error {
+  constructor(
+    message: string,
+    /** The failing step as Docker names it (`Step 3/5 : RUN false`), when known. */
+    readonly step: string | undefined,
+    /** Docker's (or the step's) own message. */
+    readonly reason: string,
+    /** The last lines of output before the failure. */
+    readonly output: string[],
+  ) {
+    super(message);
+    this.name = 'ImageBuildError';
+  }
+}
+
+/** An image a build needs (an entity's base) is not on the engine; Berth does not pull it from anywhere. */
+export class MissingImageError extends Error {
+  constructor(readonly image: string) {
+    super(`image '${image}' is not on the Docker engine`);
+    this.name = 'MissingImageError';
+  }
+}
+
+/** A Dockerfile that could not be read or fetched; `retryable` when the cause may pass (5xx, network). */
+export class DockerfileUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'DockerfileUnavailableError';
+  }
+}
+
+/** A registry push or pull that Docker reported as failed (the stream's `{error}` line). */
+export class RegistryTransferError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RegistryTransferError';
+  }
+}
+
+export interface ProgressOptions {
+  /** Called with every progress line (build output, step names, push/pull status). */
+  onProgress?: (line: string) => void;
+  /** Aborts the operation (the build request is closed, the builder container removed). */
+  signal?: AbortSignal;
+}
+
+const OUTPUT_TAIL = 20;
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number })?.statusCode;
+}
+
+/** Docker's own message of a dockerode error, without dockerode's `(HTTP code 400) unexpected - ` prefix. */
+function dockerMessage(err: unknown): string {
+  const json = (err as { json?: { message?: string } | null }).json;
+  if (json?.message) return json.message.trim();
+  const message = (err as Error).message ?? String(err);
+  return message.replace(/^\(HTTP code \d+\)\s+[^-]*-\s*/, '').trim();
+}
+
+/** The image's inspect data, or undefined when the engine does not have it. */
+export async function inspectImage(
+  docker: Docker,
+  ref: string,
+): Promise<Docker.ImageInspectInfo | undefined> {
+  try {
+    return await docker.getImage(ref).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  return reason instanceof Error ? reason : new Error(`aborted${reason ? `: ${String(reason)}` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON progress streams
+
+export interface ProgressEvent {
+  stream?: string;
+  status?: string;
+  id?: string;
+  progress?: string;
+  error?: string;
+  errorDetail?: { code?: number; message?: string };
+  aux?: { ID?: string; Tag?: string; Digest?: string; Size?: number };
+}
+
+/**
+ * Reads a Docker JSON-lines progress stream (build, push, pull), which arrives in arbitrary chunks.
+ * Unlike dockerode's `followProgress`, an `{error, errorDetail}` line is returned as the failure:
+ * `onEvent` sees every event, and the first error event ends the read.
+ */
+export async function followJsonStream(
+  stream: NodeJS.ReadableStream,
+  onEvent: (event: ProgressEvent) => void,
+  signal?: AbortSignal,
+): Promise<ProgressEvent | undefined> {
+  let pending = '';
+  const handle = (line: string): ProgressEvent | undefined => {
+    const text = line.trim();
+    if (!text) return undefined;
+    let event: ProgressEvent;
+    try {
+      event = JSON.parse(text) as ProgressEvent;
+    } catch {
+      event = { stream: `${text}\n` };
+    }
+    onEvent(event);
+    return event.error || event.errorDetail ? event : undefined;
+  };
+  const destroy = () => (stream as Readable).destroy?.();
+  signal?.addEventListener('abort', destroy, { once: true });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const failed = handle(line);
+        if (failed) {
+          destroy();
+          return failed;
+        }
+      }
+    }
+    return handle(pending);
+  } catch (err) {
+    if (signal?.aborted) throw abortError(signal);
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', destroy);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile builds
+
+/** A build context as an in-memory tar stream: the Dockerfile plus any extra files. */
+export function buildContext(
+  dockerfile: string,
+  files: Record<string, string | Buffer> = {},
+): NodeJS.ReadableStream {
+  const pack = tar.pack();
+  const mtime = new Date(0); // the context's bytes depend on its content alone
+  for (const [name, content] of Object.entries(files)) {
+    const clean = path.posix.normalize(name).replace(/^\/+/, '');
+    if (clean.startsWith('..') || clean === 'Dockerfile')
+      throw new UserError(`build context file '${name}' must be a relative path inside the context`);
+    pack.entry({ name: clean, mode: 0o644, mtime }, content);
+  }
+  pack.entry({ name: 'Dockerfile', mode: 0o644, mtime }, dockerfile);
+  pack.finalize();
+  // tar-stream 3 packs are streamx streams: they pipe like Node's, which is all dockerode does with them.
+  return pack as unknown as NodeJS.ReadableStream;
+}
+
+export interface DockerfileBuild extends ProgressOptions {
+  /** The Dockerfile's text. */
+  dockerfile: string;
+  tag: string;
+  labels: Record<string, string>;
+  /** Extra files of the build context (relative path → content). */
+  contextFiles?: Record<string, string | Buffer>;
+}
+
+/**
+ * Builds a Dockerfile with the engine's legacy builder (the API's default, whatever DOCKER_BUILDKIT
+ * says) and tags it. A failing step raises ImageBuildError naming the step and Docker's message;
+ * intermediate containers are always removed (`forcerm`). Always builds: Docker's cache makes a
+ * rebuild of an unchanged Dockerfile cheap, and callers check for the tag first.
+ */
+export async function buildFromDockerfile(
+  docker: Docker,
+  build: DockerfileBuild,
+): Promise<{ image: string; id: string }> {
+  const context = buildContext(build.dockerfile, build.contextFiles);
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker.buildImage(context, {
+      t: build.tag,
+      labels: build.labels,
+      rm: true,
+      forcerm: true,
+      ...(build.signal ? { abortSignal: build.signal } : {}),
+    });
+  } catch (err) {
+    if (build.signal?.aborted) throw abortError(build.signal);
+    // 400: the daemon rejected the Dockerfile itself (parse error, unknown instruction).
+    if (statusOf(err) === 400) {
+      const reason = dockerMessage(err);
+      throw new ImageBuildError(`the Dockerfile was rejected: ${reason}`, undefined, reason, []);
+    }
+    throw err;
+  }
+  let step: string | undefined;
+  let stepOutput: string[] = [];
+  let id: string | undefined;
+  const failed = await followJsonStream(
+    stream,
+    (event) => {
+      if (event.aux?.ID) id = event.aux.ID;
+      if (event.stream === undefined) return;
+      for (const line of event.stream.split('\n')) {
+        const text = line.replace(/\r$/, '');
+        if (!text.trim()) continue;
+        build.onProgress?.(text);
+        if (/^Step \d+\/\d+ : /.test(text)) {
+          step = text.trim();
+          stepOutput = [];
+        } else if (!/^ ---> /.test(text) && !/^Removing intermediate container /.test(text)) {
+          stepOutput.push(text);
+          if (stepOutput.length > OUTPUT_TAIL) stepOutput.shift();
+        }
+      }
+    },
+    build.signal,
+  );
+  if (failed) {
+    const reason = (failed.errorDetail?.message ?? failed.error ?? 'unknown error').trim();
+    const message = step ? `${step}: ${reason}` : reason;
+    throw new ImageBuildError(message, step, reason, stepOutput);
+  }
+  const inspected = await docker.getImage(build.tag).inspect();
+  return { image: build.tag, id: id ?? inspected.Id };
+}
+
+const MAX_DOCKERFILE_BYTES = 1024 * 1024;
+
+/**
+ * A Dockerfile from an http(s) URL. A 4xx (or a redirect loop, a non-http URL, an oversized body)
+ * is the user's error; a network failure or a 5xx may pass and is marked retryable.
+ */
+export async function fetchDockerfile(url: string, timeoutMs = 30_000): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DockerfileUnavailableError(`'${url}' is not a URL`, false);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new DockerfileUnavailableError(`Dockerfile URL ${url}: only http and https are supported`, false);
+  let response: Response;
+  try {
+    response = await fetch(parsed, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new DockerfileUnavailableError(`cannot fetch the Dockerfile at ${url}: ${why}`, true);
+  }
+  if (!response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new DockerfileUnavailableError(
+      `cannot fetch the Dockerfile at ${url}: HTTP ${response.status} ${response.statusText}`.trim(),
+      response.status >= 500 || response.status === 429,
+    );
+  }
+  const text = await response.text();
+  if (Buffer.byteLength(text) > MAX_DOCKERFILE_BYTES)
+    throw new DockerfileUnavailableError(`the Dockerfile at ${url} is larger than 1 MiB`, false);
+  return text;
+}
+
+/** A Dockerfile on this machine's disk, relative to the blueprint's directory when not absolute. */
+export function readDockerfile(file: string, blueprintDir?: string): string {
+  if (!path.isAbsolute(file) && !blueprintDir)
+    throw new DockerfileUnavailableError(
+      `Dockerfile path '${file}' is relative and no blueprint directory was given (the CLI inlines local Dockerfiles)`,
+      false,
+    );
+  const full = path.resolve(blueprintDir ?? '/', file);
+  try {
+    const stat = fs.statSync(full);
+    if (!stat.isFile()) throw new DockerfileUnavailableError(`${full} is not a file`, false);
+    if (stat.size > MAX_DOCKERFILE_BYTES)
+      throw new DockerfileUnavailableError(`${full} is larger than 1 MiB`, false);
+    return fs.readFileSync(full, 'utf8');
+  } catch (err) {
+    if (err instanceof DockerfileUnavailableError) throw err;
+    throw new DockerfileUnavailableError(
+      `cannot read the Dockerfile ${full} on this worker: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      false,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entity builds (Clocker: run the base image, install into it, commit it)
+
+export interface EntityBuild extends ProgressOptions {
+  base: string;
+  install: string[];
+  customize: string[];
+  launch?: string;
+  tag: string;
+  /** Labels of the committed image (the builder container gets them too, with `berth.kind=builder`). */
+  labels: Record<string, string>;
+}
+
+const MAX_EXEC_OUTPUT = 64 * 1024;
+
+/**
+ * Runs `argv` in a running container; returns its exit code and the last lines of its combined
+ * output. Docker multiplexes stdout/stderr in frames with 8-byte headers (no TTY), which may be split
+ * across chunks.
+ */
+async function execIn(
+  docker: Docker,
+  container: Docker.Container,
+  argv: string[],
+  onLine?: (line: string) => void,
+): Promise<{ exitCode: number; output: string[] }> {
+  const exec = await container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true, Tty: false });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  let pending = Buffer.alloc(0);
+  let text = '';
+  let partialLine = '';
+  const payload = (data: Buffer) => {
+    const s = data.toString('utf8');
+    text = (text + s).slice(-MAX_EXEC_OUTPUT);
+    if (onLine) {
+      const lines = (partialLine + s).split('\n');
+      partialLine = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) onLine(line);
+    }
+  };
+  await new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4);
+        if (pending.length < 8 + size) break;
+        payload(pending.subarray(8, 8 + size));
+        pending = pending.subarray(8 + size);
+      }
+    });
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  // The stream can end a moment before the daemon records the exit code.
+  let info = await exec.inspect();
+  for (let i = 0; i < 100 && info.Running; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    info = await exec.inspect();
+  }
+  const output = text.split('\n').filter((l) => l.trim() !== '');
+  return { exitCode: info.Running ? -1 : (info.ExitCode ?? -1), output: output.slice(-OUTPUT_TAIL) };
+}
+
+async function removeContainer(docker: Docker, name: string): Promise<void> {
+  try {
+    await docker.getContainer(name).remove({ force: true, v: true });
+  } catch (err) {
+    // 404: gone already; 409: removal already in progress (a concurrent attempt's cleanup).
+    if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+  }
+}
+
+/**
+ * Clocker's entity build: the base image runs as a builder container (`berth-build-<tag>`, label
+ * `berth.kind=builder`; a leftover of a crashed attempt is removed first), every install then
+ * customize command runs in it with `sh -c`, and the container is committed to `tag` with
+ * `CMD ["sh","-c",launch]` and the labels. The builder is always removed. Idempotent: when `tag`
+ * exists it is returned without building (`built: false`).
+ */
+export async function buildEntity(
+  docker: Docker,
+  build: EntityBuild,
+): Promise<{ image: string; id: string; built: boolean }> {
+  const existing = await inspectImage(docker, build.tag);
+  if (existing) return { image: build.tag, id: existing.Id, built: false };
+  let base: Docker.ImageInspectInfo;
+  try {
+    base = await docker.getImage(build.base).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) throw new MissingImageError(build.base);
+    throw err;
+  }
+  const name = builderContainerName(build.tag);
+  await removeContainer(docker, name);
+  const { signal } = build;
+  if (signal?.aborted) throw abortError(signal);
+  const container = await docker.createContainer({
+    name,
+    Image: build.base,
+    // No entrypoint (a base image's would swallow the command); committed images then have none either.
+    Entrypoint: [''],
+    Cmd: BUILDER_COMMAND,
+    Labels: { ...build.labels, [LABEL.kind]: 'builder' },
+    HostConfig: { AutoRemove: false },
+  });
+  const kill = () => void removeContainer(docker, name).catch(() => undefined);
+  signal?.addEventListener('abort', kill, { once: true });
+  try {
+    await container.start();
+    for (const step of entityBuildSteps(build)) {
+      const label = describeEntityStep(step);
+      build.onProgress?.(label);
+      const { exitCode, output } = await execIn(docker, container, step.argv, build.onProgress);
+      if (signal?.aborted) throw abortError(signal);
+      if (exitCode !== 0) {
+        const reason = `'${step.command}' returned a non-zero code: ${exitCode}`;
+        const tail = output.length > 0 ? `; last output:\n${output.join('\n')}` : '';
+        throw new ImageBuildError(`${label}: ${reason}${tail}`, label, reason, output);
+      }
+    }
+    const { repository, tag } = splitImageRef(build.tag);
+    const changes = commitChanges({
+      launch: build.launch,
+      base: { entrypoint: base.Config?.Entrypoint as string[] | null, cmd: base.Config?.Cmd },
+      labels: build.labels,
+    });
+    build.onProgress?.(`commit ${build.tag}`);
+    const committed = (await container.commit({ repo: repository, tag, changes, pause: true })) as {
+      Id: string;
+    };
+    return { image: build.tag, id: committed.Id, built: true };
+  } finally {
+    signal?.removeEventListener('abort', kill);
+    await removeContainer(docker, name).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry transfers
+
+/** Credentials for a private registry (sent as X-Registry-Auth; none for Berth's loopback registry). */
+export interface RegistryAuth {
+  username: string;
+  password: string;
+}
+
+async function followTransfer(
+  what: string,
+  stream: NodeJS.ReadableStream,
+  options: ProgressOptions,
+): Promise<string | undefined> {
+  let digest: string | undefined;
+  const failed = await followJsonStream(
+    stream,
+    (event) => {
+      if (event.aux?.Digest) digest = event.aux.Digest;
+      if (event.status) options.onProgress?.(`${event.id ? `${event.id}: ` : ''}${event.status}`);
+    },
+    options.signal,
+  );
+  if (failed)
+    throw new RegistryTransferError(`${what}: ${(failed.errorDetail?.message ?? failed.error ?? '').trim()}`);
+  return digest;
+}
+
+/**
+ * Tags `localRef` as `<registry>/<repository>:<tag>` and pushes it. Docker treats 127.0.0.0/8
+ * registries as insecure (plain HTTP) by default; other hosts need `insecure-registries` or TLS.
+ * Pushing again is cheap (the registry already has every layer) and returns the same digest.
+ */
+export async function pushImage(
+  docker: Docker,
+  localRef: string,
+  registry: string,
+  options: ProgressOptions & { auth?: RegistryAuth } = {},
+): Promise<{ ref: string; digest?: string }> {
+  const host = registry.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+  const { repository, tag } = splitImageRef(localRef);
+  const target = `${host}/${repository}`;
+  await docker.getImage(localRef).tag({ repo: target, tag });
+  const stream = await docker.getImage(target).push({
+    tag,
+    // The daemon requires the header even for a registry without authentication.
+    authconfig: options.auth ? { ...options.auth, serveraddress: host } : {},
+    ...(options.signal ? { abortSignal: options.signal } : {}),
+  } as Docker.ImagePushOptions);
+  const digest = await followTransfer(`push ${target}:${tag}`, stream, options);
+  return { ref: `${target}:${tag}`, digest };
+}
+
+/** Pulls `ref` (e.g. `127.0.0.1:5000/berth/app-web:0123…`) and checks it arrived. */
+export async function pullImage(
+  docker: Docker,
+  ref: string,
+  options: ProgressOptions & { auth?: RegistryAuth } = {},
+): Promise<{ ref: string; id: string }> {
+  const stream: NodeJS.ReadableStream = await docker.pull(ref, {
+    ...(options.auth ? { authconfig: options.auth } : {}),
+    ...(options.signal ? { abortSignal: options.signal } : {}),
+  });
+  await followTransfer(`pull ${ref}`, stream, options);
+  const inspected = await docker.getImage(ref).inspect();
+  return { ref, id: inspected.Id };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The registry process
+
+export const DEFAULT_REGISTRY_PORT = 5000;
+export const DEFAULT_REGISTRY_BINARY = '/usr/bin/docker-registry';
+
+export interface RegistryOptions {
+  /** Berth home holding `registry/` (config, storage, pid, log). Default `berthHome()`. */
+  home?: string;
+  /** Loopback port. Default: the running registry's, else 5000. */
+  port?: number;
+  /** Default `BERTH_REGISTRY_BINARY` or /usr/bin/docker-registry. */
+  binary?: string;
+  /** How long to wait for `/v2/` to answer after starting. Default 10 s. */
+  startTimeoutMs?: number;
+}
+
+export interface RegistryServer {
+  /** `127.0.0.1:<port>`: what image references start with. */
+  address: string;
+  port: number;
+  pid: number;
+  /** False when a live registry was reused. */
+  started: boolean;
+}
+
+export interface RegistryPaths {
+  dir: string;
+  config: string;
+  storage: string;
+  pidFile: string;
+  logFile: string;
+  lockFile: string;
+}
+
+export function registryPaths(home = berthHome()): RegistryPaths {
+  const dir = path.join(home, 'registry');
+  return {
+    dir,
+    config: path.join(dir, 'config.yml'),
+    storage: path.join(dir, 'storage'),
+    pidFile: path.join(dir, 'registry.pid'),
+    logFile: path.join(dir, 'registry.log'),
+    lockFile: path.join(dir, 'start.lock'),
+  };
+}
+
+/** Distribution 2.8's configuration: loopback only, filesystem storage under the Berth home. */
+export function registryConfig(port: number, storage: string): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  formatter: text',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(storage)}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+    '',
+  ].join('\n');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function procArgv(pid: number): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return undefined;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The registry serving this home's config: the recorded PID, else (pid file lost) a scan of /proc. */
+function runningRegistry(home: string): number | undefined {
+  const p = registryPaths(home);
+  const recorded = readPid(p.pidFile);
+  if (recorded !== undefined && isOurRegistry(recorded, home)) return recorded;
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  const pid = entries.map(Number).find((n) => isOurRegistry(n, home));
+  if (pid !== undefined) fs.writeFileSync(p.pidFile, `${pid}\n`);
+  return pid;
+}
+
+/** True when `pid` is a live `docker-registry serve <this home's config>`. */
+export function isOurRegistry(pid: number, home = berthHome()): boolean {
+  if (!Number.isInteger(pid) || pid <= 1) return false;
+  const argv = procArgv(pid);
+  return !!argv && argv.includes('serve') && argv.includes(registryPaths(home).config);
+}
+
+/** The port a registry's config file names. */
+function configuredPort(config: string): number | undefined {
+  try {
+    const m = /addr:\s*127\.0\.0\.1:(\d+)/.exec(fs.readFileSync(config, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `http://127.0.0.1:<port>/v2/` answers as a registry (200, or 401 when it wants credentials). */
+export function registryAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: '/v2/', agent: false, timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        const api = String(res.headers['docker-distribution-api-version'] ?? '');
+        resolve((res.statusCode === 200 || res.statusCode === 401) && api.startsWith('registry/2'));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+  });
+}
+
+async function stopPid(pid: number, home: string): Promise<void> {
+  if (!isOurRegistry(pid, home)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 150 && isOurRegistry(pid, home); i++) await sleep(20);
+  if (!isOurRegistry(pid, home)) return;
+  process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && isOurRegistry(pid, home); i++) await sleep(20);
+}
+
+async function withLock<T>(p: RegistryPaths, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(p.lockFile, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (attempt >= 600) throw new Error(`${p.lockFile} is held by another start for too long`);
+      const holder = readPid(p.lockFile);
+      let age = 0;
+      try {
+        age = Date.now() - fs.statSync(p.lockFile).mtimeMs;
+      } catch {
+        continue; // released meanwhile
+      }
+      const alive = holder !== undefined && (holder === process.pid || procArgv(holder) !== undefined);
+      if (!alive || age > 30_000) fs.rmSync(p.lockFile, { force: true });
+      else await sleep(50);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(p.lockFile, { force: true });
+  }
+}
+
+function logTail(file: string, lines = 5): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Makes sure this Berth home's registry runs on 127.0.0.1:<port> and answers `/v2/`. Idempotent: a
+ * live registry from the pid file (checked in /proc to serve this home's config) is reused when it
+ * answers on the asked port; otherwise it is stopped and a new one started, detached (it outlives the
+ * worker), its PID recorded in `$BERTH_HOME/registry/registry.pid`.
+ */
+export async function ensureRegistry(options: RegistryOptions = {}): Promise<RegistryServer> {
+  const home = options.home ?? berthHome();
+  const p = registryPaths(home);
+  const binary = options.binary ?? process.env.BERTH_REGISTRY_BINARY ?? DEFAULT_REGISTRY_BINARY;
+  fs.mkdirSync(p.storage, { recursive: true });
+  return withLock(p, async () => {
+    const running = runningRegistry(home);
+    const live = running !== undefined;
+    const livePort = live ? configuredPort(p.config) : undefined;
+    const port = options.port ?? livePort ?? DEFAULT_REGISTRY_PORT;
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UserError(`invalid registry port ${port}`);
+    if (live && livePort === port && (await registryAnswers(port, 2000)))
+      return { address: `127.0.0.1:${port}`, port, pid: running, started: false };
+    if (live) await stopPid(running, home); // another port, or hung
+    if (!fs.existsSync(binary))
+      throw new UserError(
+        `${binary} is missing: apt-get install docker-registry (or set BERTH_REGISTRY_BINARY)`,
+      );
+    fs.writeFileSync(p.config, registryConfig(port, p.storage));
+    fs.rmSync(p.pidFile, { force: true });
+    // REGISTRY_* variables would override the config file (e.g. REGISTRY_HTTP_ADDR): leave them out.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')));
+    const log = fs.openSync(p.logFile, 'a');
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(binary, ['serve', p.config], { detached: true, stdio: ['ignore', log, log], env });
+    } finally {
+      fs.closeSync(log);
+    }
+    const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`cannot start ${binary}: ${(await spawnError).message}`);
+    fs.writeFileSync(p.pidFile, `${pid}\n`);
+    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+    while (Date.now() < deadline && !exited) {
+      if (await registryAnswers(port, 500)) return { address: `127.0.0.1:${port}`, port, pid, started: true };
+      await sleep(50);
+    }
+    const why = logTail(p.logFile);
+    await stopPid(pid, home).catch(() => undefined);
+    fs.rmSync(p.pidFile, { force: true });
+    if (/address already in use/i.test(why))
+      throw new UserError(`cannot start the registry: 127.0.0.1:${port} is taken by another process`);
+    throw new Error(
+      `the registry did not answer on 127.0.0.1:${port}${exited ? ' (it exited)' : ''}: ${why || `see ${p.logFile}`}`,
+    );
+  });
+}
+
+/** Stops this home's registry by its recorded PID (and only if /proc shows it is ours). */
+export async function stopRegistry(
+  options: { home?: string } = {},
+): Promise<{ stopped: boolean; pid?: number }> {
+  const home = options.home ?? berthHome();
+  const p = registryPaths(home);
+  const pid = runningRegistry(home);
+  if (pid === undefined) {
+    fs.rmSync(p.pidFile, { force: true });
+    return { stopped: false };
+  }
+  await stopPid(pid, home);
+  if (isOurRegistry(pid, home)) throw new Error(`registry ${pid} did not stop`);
+  fs.rmSync(p.pidFile, { force: true });
+  return { stopped: true, pid };
+}
+
+/** The running registry of this home, if any. */
+export function registryStatus(home = berthHome()): RegistryServer | undefined {
+  const p = registryPaths(home);
+  const pid = runningRegistry(home);
+  const port = configuredPort(p.config);
+  if (pid === undefined || port === undefined) return undefined;
+  return { address: `127.0.0.1:${port}`, port, pid, started: false };
+}
