@@ -44,10 +44,16 @@ else
   die "no Temporal CLI: put 'temporal' on PATH, or install Go >= 1.25 so Berth can build it into $BERTH_HOME/bin"
 fi
 
-# --- Base image tools ----------------------------------------------------------------------------
+# --- Host tools: static busybox (base image), dnsmasq (Berth's DNS), the registry, docker-compose
+# (only bench:deploy compares against it) --------------------------------------------------------
 if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then
   say "installing busybox-static"; apt_install busybox-static
 fi
+missing=()
+[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+[ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 
 # --- Node dependencies and build ------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
