@@ -3,6 +3,7 @@
  * It mirrors the key tables in `keys.ts` (a unit test keeps them in sync); the parser remains the
  * authority and gives the located, explained messages.
  */
+import { STRATEGY_NAMES } from './strategies';
 
 const str = { type: 'string' };
 const strOrNumber = { type: ['string', 'number'] };
@@ -125,21 +126,6 @@ const structureProperties = {
   'brooklyn.enrichers': { type: 'array', items: { $ref: '#/definitions/policy' } },
 };
 
-const strategyNames = [
-  'maxContainers',
-  'cpuUsage',
-  'memoryAvailable',
-  'cpuCoresAvailable',
-  'breadthFirst',
-  'depthFirst',
-  'binPack',
-  'spread',
-  'labelConstraint',
-  'affinity',
-  'distinctHosts',
-  'maxPerHost',
-  'provisioning',
-];
 
 export const BLUEPRINT_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -204,7 +190,7 @@ export const BLUEPRINT_SCHEMA = {
         oneOf: [
           {
             type: 'string',
-            description: `A strategy: ${strategyNames.join(', ')}, or a Clocker strategy class`,
+            description: `A strategy: ${STRATEGY_NAMES.join(', ')}, or a Clocker strategy class`,
           },
           {
             type: 'object',
