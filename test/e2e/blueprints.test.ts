@@ -1,12 +1,11 @@
-import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
 import { LABEL } from '../../src/core/names';
 import { appContainers, appNetworks, execIn, uniqueApp } from '../support/docker';
-import { testAddress, uniqueTaskQueue } from '../support/temporal';
-import { ROOT, blueprintCopy, runCli, startWorkerProcess, stopProcess, tempDir } from '../support/cli';
+import { testAddress } from '../support/temporal';
+import { ROOT, blueprintCopy, runCli, workerProcessFixture } from '../support/cli';
 
 interface StatusInstance {
   service: string;
@@ -30,21 +29,8 @@ function httpGet(port: number): Promise<number> {
 
 /** Every example blueprint, end to end through the CLI: deploy, ready, ports, DNS, scale, destroy. */
 describe('every blueprint in blueprints/ deploys and destroys to nothing', () => {
-  const taskQueue = uniqueTaskQueue('blueprints');
-  const dir = tempDir('blueprints');
   const secret = `tok-${process.pid}-${Date.now()}`;
-  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue, BERTH_SECRET_API_TOKEN: secret };
-  let worker: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    env.TEMPORAL_ADDRESS = testAddress();
-    worker = await startWorkerProcess(env);
-  });
-
-  afterAll(async () => {
-    await stopProcess(worker);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { env, dir } = workerProcessFixture('blueprints', { BERTH_SECRET_API_TOKEN: secret });
 
   const files = fs.readdirSync(path.join(ROOT, 'blueprints')).filter((f) => f.endsWith('.yaml'));
 

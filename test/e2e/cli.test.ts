@@ -1,34 +1,11 @@
-import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LABEL } from '../../src/core/names';
 import { appContainers, appNetworks, uniqueApp } from '../support/docker';
-import { testAddress, uniqueTaskQueue } from '../support/temporal';
-import {
-  blueprintCopy,
-  expectOneLineError,
-  runCli,
-  startWorkerProcess,
-  stopProcess,
-  tempDir,
-} from '../support/cli';
+import { blueprintCopy, expectOneLineError, runCli, workerProcessFixture } from '../support/cli';
 
 describe('berth CLI end to end (real worker process, dev server and Docker engine)', () => {
-  const taskQueue = uniqueTaskQueue('cli');
-  const dir = tempDir('cli');
-  // The run's BERTH_HOME (global-setup) is shared with the in-process workers: one DNS server, one codec key.
-  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue };
-  let worker: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    env.TEMPORAL_ADDRESS = testAddress();
-    worker = await startWorkerProcess(env);
-  });
-
-  afterAll(async () => {
-    await stopProcess(worker);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { env, dir } = workerProcessFixture('cli');
 
   test('deploy, status and destroy the hello blueprint', async () => {
     const app = uniqueApp('hello');

@@ -8,8 +8,8 @@ import { findTemporalCli } from '../../src/adapters/temporal-cli';
 import { devServerArgs } from '../../src/runtime/dev-server';
 import { berthDataConverter } from '../../src/adapters/codec';
 import { appContainers, uniqueApp } from '../support/docker';
-import { testAddress, uniqueTaskQueue } from '../support/temporal';
-import { runCli, startWorkerProcess, stopProcess, tempDir } from '../support/cli';
+import { uniqueTaskQueue } from '../support/temporal';
+import { runCli, startWorkerProcess, stopProcess, tempDir, workerProcessFixture } from '../support/cli';
 
 /**
  * Crashes in the middle of a deploy: the worker killed (-9) at three points, and the Temporal dev
@@ -58,20 +58,8 @@ const HTTPD = '[sh, -c, "exec httpd -f -p 8080 -h /www"]';
 const SLOW_HTTPD = '[sh, -c, "sleep 3; exec httpd -f -p 8080 -h /www"]';
 
 describe('a deploy survives crashes of the worker and of the Temporal server', () => {
-  const dir = tempDir('crash');
-  const taskQueue = uniqueTaskQueue('crash');
-  const env = { TEMPORAL_ADDRESS: '', BERTH_TASK_QUEUE: taskQueue };
-  let worker: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    env.TEMPORAL_ADDRESS = testAddress();
-    worker = await startWorkerProcess(env);
-  });
-
-  afterAll(async () => {
-    await stopProcess(worker);
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fixture = workerProcessFixture('crash');
+  const { env, dir } = fixture;
 
   async function killWorkerWhen(
     app: string,
@@ -86,9 +74,8 @@ describe('a deploy survives crashes of the worker and of the Temporal server', (
     expect(started.code).toBe(0);
     const { workflowId } = JSON.parse(started.stdout);
     await waitFor('the crash point', async () => moment((await appContainers(app)).length), 30_000);
-    await stopProcess(worker, 'SIGKILL');
-    worker = await startWorkerProcess(env);
-    const result = await resultOf(env.TEMPORAL_ADDRESS, workflowId);
+    await fixture.restart('SIGKILL');
+    const result = await resultOf(env.TEMPORAL_ADDRESS!, workflowId);
     expect(result.instances.map((i) => i.instance)).toEqual(['web-1', 'web-2', 'web-3']);
     await expectDeployedOnce(app);
     expect((await runCli(['destroy', app], env)).code).toBe(0);

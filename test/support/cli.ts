@@ -89,3 +89,38 @@ export function expectOneLineError(result: CliResult, pattern: RegExp): void {
   expect(lines[0]).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at /);
 }
+
+export interface WorkerFixture {
+  /** Environment for `runCli`: the test server and this fixture's own task queue. */
+  env: NodeJS.ProcessEnv;
+  dir: string;
+  /** Kills the worker with `signal` and starts a new one (a crash and a restart). */
+  restart(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * A `berth worker` process for one describe block: started in beforeAll against the run's dev
+ * server on a task queue of its own, stopped (and its temp dir removed) in afterAll. The run's
+ * BERTH_HOME (global-setup) is shared: one DNS server, one codec key.
+ */
+export function workerProcessFixture(stem: string, extraEnv: NodeJS.ProcessEnv = {}): WorkerFixture {
+  const dir = tempDir(stem);
+  const env: NodeJS.ProcessEnv = { BERTH_TASK_QUEUE: `test-${stem}-${process.pid}`, ...extraEnv };
+  let worker: ChildProcess | undefined;
+  beforeAll(async () => {
+    env.TEMPORAL_ADDRESS = process.env.BERTH_TEST_TEMPORAL_ADDRESS;
+    worker = await startWorkerProcess(env);
+  });
+  afterAll(async () => {
+    await stopProcess(worker);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    env,
+    dir,
+    async restart(signal = 'SIGKILL') {
+      await stopProcess(worker, signal);
+      worker = await startWorkerProcess(env);
+    },
+  };
+}
