@@ -59,23 +59,6 @@ export function createContainerActivities({
   }
 
   const activities = {
-    /** Fails fast (non-retryable) when an image is not on the engine: no registry can be reached. */
-    async checkImages(images: string[]): Promise<void> {
-      return guarded('inspect images', async () => {
-        for (const image of images) {
-          try {
-            await docker.getImage(image).inspect();
-          } catch (err) {
-            if (!isNotFound(err)) throw err;
-            throw ApplicationFailure.nonRetryable(
-              `image '${image}' is not on the Docker engine at ${target}; build or load it first (scripts/setup.sh builds berth/busybox:1)`,
-              'ImageNotFound',
-            );
-          }
-        }
-      });
-    },
-
     /** The app's network; with a subnet, Berth assigns addresses in it (gateway = first host). */
     async ensureNetwork(app: string, subnet?: { cidr: string; gateway: string }): Promise<string> {
       return guarded(`create network ${networkName(app)}`, async () => {

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImageSource } from '../src/core/blueprint/model';
+import { UserError } from '../src/core/errors';
 import {
   builtImageLabels,
   builtImageTag,
@@ -62,14 +63,14 @@ export interface EnsureImageResult {
 }
 
 /** Progress for long operations: heartbeats inside an activity (no-op when called directly). */
-function activityProgress(): ProgressOptions & { stop(): void } {
+function activityProgress(): { options: ProgressOptions; stop(): void } {
   let context: Context | undefined;
   try {
     context = Context.current();
   } catch {
     context = undefined; // outside an activity (direct calls in tests, the CLI)
   }
-  if (!context) return { stop() {} };
+  if (!context) return { options: {}, stop() {} };
   let last = '';
   const beat = () => {
     try {
@@ -81,11 +82,13 @@ function activityProgress(): ProgressOptions & { stop(): void } {
   // A silent step (`RUN sleep 60`) produces no lines: heartbeat on a timer too.
   const timer = setInterval(beat, 2000);
   return {
-    onProgress(line: string) {
-      last = line.slice(0, 200);
-      beat();
+    options: {
+      onProgress(line: string) {
+        last = line.slice(0, 200);
+        beat();
+      },
+      signal: context.cancellationSignal,
     },
-    signal: context.cancellationSignal,
     stop: () => clearInterval(timer),
   };
 }
@@ -181,6 +184,8 @@ export function createImageActivities({
       return err.retryable
         ? ApplicationFailure.retryable(err.message, 'DockerfileUnavailable')
         : ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, 'ImageBuildFailed');
+    if (err instanceof UserError)
+      return ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, 'ImageBuildFailed');
     if (err instanceof MissingImageError) return notFound(err.image, `(the base of ${input.service})`);
     if (err instanceof RegistryTransferError)
       return ApplicationFailure.retryable(err.message, 'RegistryError');
@@ -190,7 +195,8 @@ export function createImageActivities({
   return {
     async ensureImage(input: EnsureImageInput): Promise<EnsureImageResult> {
       const { source } = input;
-      const progress = activityProgress();
+      const heartbeats = activityProgress();
+      const progress = heartbeats.options;
       try {
         if (source.kind === 'image') {
           try {
@@ -225,10 +231,12 @@ export function createImageActivities({
             await pushImage(docker, tag, registry.address, { ...progress, auth: registry.auth });
           return { image: tag, built, ...(remote ? { registryImage: remote } : {}) };
         } catch (err) {
+          // Cancelled (or timed out) while building: the reason is Temporal's own failure, rethrown as is.
+          if (progress.signal?.aborted) throw progress.signal.reason ?? err;
           throw asImageFailure(err, input, tag ? `build image ${tag}` : `image of ${input.service}`);
         }
       } finally {
-        progress.stop();
+        heartbeats.stop();
       }
     },
   };

@@ -398,7 +398,8 @@ export function dnsServerStatus(): (Omit<DnsServer, 'started'> & { running: bool
   };
 }
 
-const NAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+berth$/;
+/** `*.berth` names, and a blueprint's extra `dnsNames` (any lower-case dotted name). */
+const NAME = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function appFile(app: string, p: DnsPaths): string {

@@ -428,12 +428,32 @@ export async function buildEntity(
   const kill = () => void removeContainer(docker, name).catch(() => undefined);
   signal?.addEventListener('abort', kill, { once: true });
   try {
-    await container.start();
+    try {
+      await container.start();
+    } catch (err) {
+      const reason = dockerMessage(err);
+      // A base image without a shell cannot be an entity's base: the definition's error, not Docker's.
+      if (/executable file not found|no such file or directory/i.test(reason))
+        throw new ImageBuildError(
+          `the base image '${build.base}' cannot run sh (entity builds run their commands with sh -c): ${reason}`,
+          undefined,
+          reason,
+          [],
+        );
+      throw err;
+    }
     for (const step of entityBuildSteps(build)) {
       const label = describeEntityStep(step);
       build.onProgress?.(label);
-      const { exitCode, output } = await execIn(docker, container, step.argv, build.onProgress);
+      let result: { exitCode: number; output: string[] };
+      try {
+        result = await execIn(docker, container, step.argv, build.onProgress);
+      } catch (err) {
+        // Aborting removes the builder under the running exec: report the abort, not the 404.
+        throw signal?.aborted ? abortError(signal) : err;
+      }
       if (signal?.aborted) throw abortError(signal);
+      const { exitCode, output } = result;
       if (exitCode !== 0) {
         const reason = `'${step.command}' returned a non-zero code: ${exitCode}`;
         const tail = output.length > 0 ? `; last output:\n${output.join('\n')}` : '';

@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { UserError } from '../core/errors';
 import { parseBlueprint } from '../core/blueprint/parse';
 import type { Blueprint } from '../core/blueprint/model';
@@ -15,6 +16,17 @@ export function readUserFile(file: string): string {
   }
 }
 
+/**
+ * Parses a blueprint file. A Dockerfile given as a local path is read here, relative to the
+ * blueprint, and sent inline: the worker that builds it may run on another machine.
+ */
 export function loadBlueprint(file: string): Blueprint {
-  return parseBlueprint(readUserFile(file), file);
+  const blueprint = parseBlueprint(readUserFile(file), file);
+  for (const service of blueprint.services) {
+    const source = service.source;
+    if (source.kind === 'dockerfile' && source.path && source.inline === undefined) {
+      source.inline = readUserFile(path.resolve(path.dirname(file), source.path));
+    }
+  }
+  return blueprint;
 }

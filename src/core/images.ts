@@ -9,6 +9,7 @@
  * rebuilt, which is what makes building idempotent.
  */
 import { canonicalJson, stableHash } from './hash';
+import { UserError } from './errors';
 import { LABEL, isDnsLabel } from './names';
 
 /** Bumped when the way a definition turns into an image changes, so old tags are not reused. */
@@ -54,7 +55,7 @@ export function builtImageRepository(app: string, service: string): string {
     ['service', service],
   ] as const) {
     if (!isDnsLabel(name))
-      throw new Error(`${what} name '${name}' cannot name an image (lower-case DNS label)`);
+      throw new UserError(`${what} name '${name}' cannot name an image (it must be a lower-case DNS label)`);
   }
   return `berth/${app}-${service}`;
 }
@@ -72,11 +73,6 @@ export function builtImageLabels(app: string, service: string): Record<string, s
     [LABEL.app]: app,
     [LABEL.service]: service,
   };
-}
-
-/** Labels on an entity build's builder container. */
-export function builderLabels(app: string, service: string): Record<string, string> {
-  return { ...builtImageLabels(app, service), [LABEL.kind]: 'builder' };
 }
 
 /**

@@ -4,6 +4,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import type Docker from 'dockerode';
 import { createActivities } from '../../activities';
 import { projectRoot } from '../adapters/paths';
+import { ensureRegistry } from '../adapters/images';
 import { berthDataConverter } from '../adapters/codec';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling with webpack. */
@@ -26,7 +27,20 @@ export interface BerthWorkerOptions {
   identity?: string;
 }
 
+/**
+ * `BERTH_REGISTRY`: unset (images stay on the engine that built them), `local` (Berth's own
+ * registry on 127.0.0.1, started on demand), or `host:port` of an existing one. Built images are
+ * pushed there so other hosts can pull them.
+ */
+async function registryFromEnv(): Promise<{ address: string } | undefined> {
+  const setting = process.env.BERTH_REGISTRY;
+  if (!setting) return undefined;
+  if (setting === 'local') return { address: (await ensureRegistry()).address };
+  return { address: setting };
+}
+
 export async function createBerthWorker(options: BerthWorkerOptions): Promise<Worker> {
+  const registry = await registryFromEnv();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -39,6 +53,7 @@ export async function createBerthWorker(options: BerthWorkerOptions): Promise<Wo
       docker: options.docker,
       dockerTarget: options.dockerTarget,
       publishAddress: process.env.BERTH_PUBLISH_ADDRESS,
+      registry,
     }),
   });
 }

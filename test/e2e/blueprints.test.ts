@@ -70,6 +70,12 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
       for (const i of instances.filter((x) => x.service === service)) expect(output).toContain(i.ip);
     }
 
+    if (file === 'dockerfile.yaml') {
+      // A blueprint's extra DNS name (`dnsNames`) resolves like the service name.
+      const { output } = await execIn(probe.id, ['nslookup', 'greeter.local']);
+      expect(output).toContain(instances[0].ip);
+    }
+
     if (file === 'secrets.yaml') {
       // The value reached the container, and appears nowhere in clear in any workflow history.
       const server = instances.find((i) => i.service === 'server')!;

@@ -1,7 +1,6 @@
 import {
   buildHash,
   builderContainerName,
-  builderLabels,
   builtImageLabels,
   builtImageTag,
   commitChanges,
@@ -90,14 +89,13 @@ describe('entity builds', () => {
     expect(builderContainerName('berth/shop-web:0123456789abcdef')).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
   });
 
-  it('label images and builders', () => {
+  it('label images', () => {
     expect(builtImageLabels('shop', 'web')).toEqual({
       'berth.managed': 'true',
       'berth.kind': 'image',
       'berth.app': 'shop',
       'berth.service': 'web',
     });
-    expect(builderLabels('shop', 'web')['berth.kind']).toBe('builder');
   });
 
   it('commit the launch command as CMD ["sh","-c",launch] with the labels', () => {

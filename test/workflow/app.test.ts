@@ -129,7 +129,7 @@ describe('the app workflow runs deploy, scale, heal, destroy and retry as child 
       blueprint: webDb(app, missing),
     });
     expect(innermost(failed.error).message).toMatch(
-      new RegExp(`image '${missing}' is not on the Docker engine`),
+      new RegExp(`image '${missing}' \\(service db\\) is not on the Docker engine`),
     );
     expect(await appContainers(app)).toHaveLength(0);
 

@@ -126,7 +126,6 @@ const structureProperties = {
   'brooklyn.enrichers': { type: 'array', items: { $ref: '#/definitions/policy' } },
 };
 
-
 export const BLUEPRINT_SCHEMA = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://berth.dev/schemas/blueprint.schema.json',
