@@ -28,6 +28,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.BERTH_TEST_TEMPORAL_ADDRESS = env.address;
   // Everything the tests' workers keep (codec key, DNS server, registry) lives in a home of this
   // run, with a DNS network and subnet of its own, so a user's Berth is never touched.
+  process.env.BERTH_TEMPORAL_CLI ??= findTemporalCli(); // found before BERTH_HOME moves
   process.env.BERTH_HOME = fs.mkdtempSync(path.join(os.tmpdir(), `berth-test-${process.pid}-`));
   process.env.BERTH_DNS_NETWORK = `berth-dns-run${process.pid}`;
   process.env.BERTH_DNS_SUBNET = `10.208.${process.pid % 250}.0/24`;
