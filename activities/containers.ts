@@ -171,9 +171,10 @@ export function createContainerActivities({
     /** Every Berth container, or one app's, with its state, address and forwarded ports. */
     async listInstances(app?: string): Promise<InstanceStatus[]> {
       return guarded('list containers', async () => {
-        const filters = labelFilter(
-          app ? { [LABEL.managed]: 'true', [LABEL.app]: app } : { [LABEL.managed]: 'true' },
-        );
+        // `berth.kind=container`: images' labels are inherited, so a container merely started from a
+        // Berth image (the base image is labelled too) is not an instance.
+        const wanted = { [LABEL.managed]: 'true', [LABEL.kind]: 'container' };
+        const filters = labelFilter(app ? { ...wanted, [LABEL.app]: app } : wanted);
         const containers = await docker.listContainers({ all: true, filters });
         return containers
           .map((c) => ({

@@ -3,7 +3,7 @@ import * as http from 'http';
 import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
 import { LABEL } from '../../src/core/names';
-import { appContainers, appNetworks, execIn, uniqueApp } from '../support/docker';
+import { appContainers, appNetworks, docker, execIn, uniqueApp } from '../support/docker';
 import { testAddress } from '../support/temporal';
 import { ROOT, blueprintCopy, runCli, workerProcessFixture } from '../support/cli';
 
@@ -63,8 +63,26 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
       else expect(code).not.toBe(-1);
     }
 
-    // DNS: from inside one container, every service name resolves to its instances' addresses.
-    const probe = instances[instances.length - 1];
+    // DNS: from inside another container on the app network (as any Berth container is set up:
+    // Berth's DNS server as its resolver), every service name resolves to its instances' addresses.
+    // It carries only the app label, so destroy removes it and status does not list it.
+    const dnsServer = JSON.parse(
+      fs.readFileSync(path.join(process.env.BERTH_HOME!, 'dns', 'server.json'), 'utf8'),
+    );
+    const probeContainer = await docker.createContainer({
+      Image: 'berth/busybox:1',
+      Cmd: ['sleep', '300'],
+      Labels: { [LABEL.app]: app },
+      HostConfig: { NetworkMode: `berth-${app}`, Dns: [dnsServer.address] },
+      // The top of the /24, away from the addresses Berth hands out (lowest first).
+      NetworkingConfig: {
+        EndpointsConfig: {
+          [`berth-${app}`]: { IPAMConfig: { IPv4Address: result.subnet.replace(/\.0\/24$/, '.254') } },
+        },
+      },
+    });
+    await probeContainer.start();
+    const probe = { id: probeContainer.id };
     for (const service of [...new Set(instances.map((i) => i.service))]) {
       const { output } = await execIn(probe.id, ['nslookup', `${service}.${app}.berth`]);
       for (const i of instances.filter((x) => x.service === service)) expect(output).toContain(i.ip);
