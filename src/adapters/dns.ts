@@ -8,6 +8,7 @@ import { hostsFileOf, type DnsRecord } from '../core/dns-names';
 import { DEFAULT_DNS_NETWORK, DEFAULT_DNS_SUBNET, gatewayOf, parseCidr } from '../core/ipam';
 import { LABEL, isDnsLabel } from '../core/names';
 import { berthHome } from './paths';
+import { readPidFile } from './pid-file';
 
 /**
  * Berth's DNS server: one dnsmasq per Berth home, answering only `*.berth` from hosts files.
@@ -205,18 +206,9 @@ function listenAddressOf(pid: number): string | undefined {
     ?.slice('--listen-address='.length);
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Our dnsmasq: the one in the pid file, else (pid file lost, or a concurrent start won) a scan of /proc. */
 function runningDnsmasq(p: DnsPaths): number | undefined {
-  const recorded = readPid(p.pidFile);
+  const recorded = readPidFile(p.pidFile);
   if (recorded && isOurDnsmasq(recorded, p.hostsDir)) return recorded;
   let entries: string[] = [];
   try {
@@ -278,7 +270,7 @@ async function startDnsmasq(binary: string, address: string, p: DnsPaths): Promi
   }
   // The first process exits once the daemon is bound and has written its pid file; poll briefly anyway.
   for (let i = 0; i < 40; i++) {
-    const pid = readPid(p.pidFile);
+    const pid = readPidFile(p.pidFile);
     if (pid && isOurDnsmasq(pid, p.hostsDir)) return pid;
     await sleep(25);
   }
@@ -328,7 +320,7 @@ async function withStartLock<T>(p: DnsPaths, fn: () => Promise<T>): Promise<T> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       if (attempt >= 300) throw new DnsServerError(`${p.lockFile} is held by another start for too long`);
-      const holder = readPid(p.lockFile);
+      const holder = readPidFile(p.lockFile);
       let age = 0;
       try {
         age = Date.now() - fs.statSync(p.lockFile).mtimeMs;
@@ -388,7 +380,7 @@ export function dnsServerStatus(): (Omit<DnsServer, 'started'> & { running: bool
   } catch {
     return undefined;
   }
-  const pid = readPid(p.pidFile) ?? 0;
+  const pid = readPidFile(p.pidFile) ?? 0;
   return {
     address: state!.address,
     network: state!.network,

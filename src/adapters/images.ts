@@ -16,6 +16,7 @@ import {
 } from '../core/images';
 import { LABEL } from '../core/names';
 import { berthHome } from './paths';
+import { readPidFile } from './pid-file';
 
 /**
  * Images for real: Dockerfile builds (an in-memory tar context, Docker's legacy builder), Clocker's
@@ -614,15 +615,6 @@ export function registryConfig(port: number, storage: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function procArgv(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -637,7 +629,7 @@ function procArgv(pid: number): string[] | undefined {
 /** The registry serving this home's config: the recorded PID, else (pid file lost) a scan of /proc. */
 function runningRegistry(home: string): number | undefined {
   const p = registryPaths(home);
-  const recorded = readPid(p.pidFile);
+  const recorded = readPidFile(p.pidFile);
   if (recorded !== undefined && isOurRegistry(recorded, home)) return recorded;
   let entries: string[] = [];
   try {
@@ -700,7 +692,7 @@ async function withLock<T>(p: RegistryPaths, fn: () => Promise<T>): Promise<T> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       if (attempt >= 600) throw new Error(`${p.lockFile} is held by another start for too long`);
-      const holder = readPid(p.lockFile);
+      const holder = readPidFile(p.lockFile);
       let age = 0;
       try {
         age = Date.now() - fs.statSync(p.lockFile).mtimeMs;

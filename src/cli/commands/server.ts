@@ -12,15 +12,7 @@ import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { createBerthWorker } from '../../runtime/worker';
 import { info, warn } from '../output';
 import { serverPidFile } from '../session';
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { readPidFile } from '../../adapters/pid-file';
 
 function alive(pid: number): boolean {
   try {
@@ -90,7 +82,7 @@ async function runServer(): Promise<void> {
 async function stopServer(): Promise<void> {
   const home = ensureBerthHome();
   const pids = [serverPidFile(), path.join(home, 'temporal.pid')]
-    .map(readPid)
+    .map(readPidFile)
     .filter((p): p is number => !!p && alive(p));
   // Berth's dnsmasq outlives a server restart (containers keep resolving); `stop` ends it too.
   const dns = await stopDnsServer(createDockerClient()).catch(() => undefined);
