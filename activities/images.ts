@@ -13,6 +13,8 @@ import {
   type BuildDefinition,
 } from '../src/core/images';
 import { dockerTarget } from '../src/adapters/docker';
+import { createDockerPool, isLocal, type DockerPool } from '../src/adapters/docker-pool';
+import { describeHost, type HostConnection } from '../src/core/hosts';
 import {
   DockerfileUnavailableError,
   ImageBuildError,
@@ -43,6 +45,10 @@ export interface ImageActivityDeps {
 }
 
 export interface EnsureImageInput {
+  /** The host to build on (default: the local engine). */
+  host?: HostConnection;
+  /** The pool's registry (`host:port`), overriding the worker's own setting. */
+  registry?: string;
   app: string;
   service: string;
   source: ImageSource;
@@ -99,11 +105,30 @@ function activityProgress(): { options: ProgressOptions; stop(): void } {
  * while that tag exists. A definition that does not build is the user's error (non-retryable
  * `ImageBuildFailed`, naming the step); Docker failures are classified as everywhere else.
  */
-export function createImageActivities({
-  docker,
-  dockerTarget: target = dockerTarget(),
-  registry,
-}: ImageActivityDeps) {
+export function createImageActivities(given: ImageActivityDeps & { pool?: DockerPool }) {
+  const deps = { ...given, pool: given.pool ?? createDockerPool(given.docker) };
+  return {
+    async ensureImage(input: EnsureImageInput): Promise<EnsureImageResult> {
+      if (isLocal(input.host) && !input.registry) return imageOperations(deps).ensureImage(input);
+      let docker: Docker;
+      try {
+        docker = await deps.pool.docker(input.host);
+      } catch (err) {
+        throw ApplicationFailure.retryable(
+          `connect to host ${input.host?.id}: ${(err as Error).message}`,
+          'HostUnreachable',
+        );
+      }
+      return imageOperations({
+        docker,
+        dockerTarget: input.host ? describeHost(input.host) : deps.dockerTarget,
+        registry: input.registry ? { address: input.registry } : deps.registry,
+      }).ensureImage(input);
+    },
+  };
+}
+
+function imageOperations({ docker, dockerTarget: target = dockerTarget(), registry }: ImageActivityDeps) {
   const notFound = (image: string, why: string) =>
     ApplicationFailure.nonRetryable(
       `image '${image}' ${why} is not on the Docker engine at ${target}; build or load it first (scripts/setup.sh builds berth/busybox:1)`,

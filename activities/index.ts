@@ -1,17 +1,25 @@
+import { createDockerPool } from '../src/adapters/docker-pool';
 import { createContainerActivities, type ActivityDeps as ContainerDeps } from './containers';
 import { createDnsActivities } from './dns';
 import { createImageActivities, type ImageActivityDeps } from './images';
 import { createInventoryActivities } from './inventory';
+import { createMonitoringActivities } from './monitoring';
+import { createPolicyActivities } from './policies';
+import { createHostActivities } from './hosts';
 
 export type ActivityDeps = ContainerDeps & Pick<ImageActivityDeps, 'registry'>;
 
 /** Every activity the Berth worker registers, each factory handed the clients it needs. */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(given: ActivityDeps) {
+  const deps = { ...given, pool: given.pool ?? createDockerPool(given.docker) };
   return {
     ...createContainerActivities(deps),
     ...createImageActivities(deps),
     ...createInventoryActivities(deps.docker),
+    ...createHostActivities(deps),
     ...createDnsActivities(deps),
+    ...createMonitoringActivities({ pool: deps.pool }),
+    ...createPolicyActivities({ pool: deps.pool }),
   };
 }
 

@@ -6,10 +6,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import {
   inventoryWorkflowId,
+  poolUpdate,
   releaseSubnetUpdate,
   releaseUpdate,
   reserveUpdate,
   subnetUpdate,
+  type PoolView,
   type ReserveRequest,
   type ReserveResult,
 } from '../workflows/inventory';
@@ -36,7 +38,9 @@ async function updateInventory<Ret, Args extends unknown[]>(
     });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
-      const cause = err.cause as ApplicationFailure | undefined;
+      let cause = err.cause as ApplicationFailure | undefined;
+      // An activity's failure inside the update (adding a host) is wrapped once more.
+      for (let i = 0; i < 5 && cause?.cause; i++) cause = cause.cause as ApplicationFailure;
       throw ApplicationFailure.nonRetryable(
         cause?.message ?? err.message,
         cause?.type ?? 'InventoryRejected',
@@ -64,5 +68,6 @@ export function createInventoryActivities(docker: Docker) {
     allocateAppSubnet: async (req: { app: string; requested?: string }): Promise<string> =>
       updateInventory(subnetUpdate, { ...req, inUse: await subnetsInUse(docker, req.app) }),
     releaseAppSubnet: (req: { app: string }): Promise<void> => updateInventory(releaseSubnetUpdate, req),
+    describePool: (): Promise<PoolView> => updateInventory(poolUpdate),
   };
 }

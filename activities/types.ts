@@ -1,7 +1,10 @@
 /** Shapes exchanged between workflows and activities (plain data, serialisable). */
 import type { PortSpec } from '../src/core/blueprint/model';
+import type { HostConnection } from '../src/core/hosts';
 
 export interface ContainerSpec {
+  /** The host it runs on (default: the local engine). */
+  host?: HostConnection;
   app: string;
   service: string;
   instance: string;
@@ -25,6 +28,7 @@ export interface ContainerSpec {
 
 export interface ReadinessCheck {
   id: string;
+  host?: HostConnection;
   /** Command run inside the container; exit 0 means ready. */
   command?: string[];
   /** A TCP port of the container that must accept connections. */
@@ -54,6 +58,8 @@ export interface InstanceStatus {
   instance: string;
   container: string;
   id: string;
+  /** Id of the host it runs on (`local` for the local engine). */
+  host: string;
   image: string;
   state: string;
   status: string;
@@ -65,4 +71,6 @@ export interface InstanceStatus {
 export interface RemovedResources {
   containers: number;
   networks: number;
+  /** Hosts that could not be reached (their containers are gone with them). */
+  unreachable?: string[];
 }

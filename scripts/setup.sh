@@ -53,6 +53,10 @@ missing=()
 [ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+# netns hosts (scripts/netns-host.sh): an sshd per host, namespaces and veths, nsenter/unshare
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then say "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 
 # --- Node dependencies and build ------------------------------------------------------------------

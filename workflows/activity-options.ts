@@ -32,7 +32,22 @@ export function longActivities(tuning: ActivityTuning = {}, startToCloseMs = 600
   });
 }
 
-/** Used by the inventory workflow itself; its input has no tuning. */
+/**
+ * Used by the inventory workflow itself; its input has no tuning. Adding a host that cannot be
+ * reached fails at once (the activity says so, non-retryable); sensing never throws.
+ */
 export function hostActivities() {
-  return dockerActivities();
+  return proxyActivities<BerthActivities>({
+    startToCloseTimeout: 300_000,
+    heartbeatTimeout: 30_000,
+    retry: retry(3),
+  });
+}
+
+/** Creating a netns host starts a dockerd and an sshd: seconds, bounded. */
+export function provisioningActivities() {
+  return proxyActivities<BerthActivities>({
+    startToCloseTimeout: 180_000,
+    retry: retry(2),
+  });
 }

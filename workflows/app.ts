@@ -19,6 +19,8 @@ import type {
   OperationType,
 } from './operations/types';
 import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './search-attributes';
+import { ensurePolicies, stopPolicies, type PolicyRecord } from './policies/app-hooks';
+import { hostsLostSignal } from './inventory';
 
 /**
  * One entity workflow per app (`berth-app-<app>`): it holds the desired state and what runs, and
@@ -48,6 +50,10 @@ export interface AppState {
   instances: InstanceRecord[];
   seq: number;
   operations: OperationRecord[];
+  /** The app's policy workflows (by workflow ID), started after deploy/scale/heal. */
+  policies?: Record<string, PolicyRecord>;
+  /** The last deploy's `policyIntervalMs` option. */
+  policyIntervalMs?: number;
 }
 
 export interface AppInput {
@@ -113,6 +119,15 @@ export async function app(input: AppInput): Promise<AppState> {
     },
   );
 
+  // Hosts this app used have failed or are draining: queue one heal, which places the lost
+  // instances on the remaining hosts (with the options of the app's last operation).
+  setHandler(hostsLostSignal, () => {
+    if (state.phase !== 'running') return;
+    if (state.operations.some((o) => o.type === 'heal' && o.status === 'queued')) return;
+    const options = [...state.operations].reverse().find((o) => o.request?.options)?.request?.options;
+    void enqueue({ type: 'heal', ...(options ? { options } : {}) });
+  });
+
   while (state.phase !== 'destroyed') {
     await condition(
       () => state.operations.some((o) => o.status === 'queued') || workflowInfo().continueAsNewSuggested,
@@ -120,6 +135,8 @@ export async function app(input: AppInput): Promise<AppState> {
     const record = state.operations.find((o) => o.status === 'queued');
     if (!record) break;
     record.status = 'running';
+    // A destroy stops the app's policies first, so none reacts to containers going away.
+    if (record.type === 'destroy') await stopPolicies(state);
     try {
       const child = await startChild(record.type, {
         workflowId: record.id,
@@ -139,6 +156,8 @@ export async function app(input: AppInput): Promise<AppState> {
       record.error = innermostMessage(err);
       if (record.type === 'deploy' && state.phase === 'new') state.phase = 'failed';
     }
+    if (record.status === 'completed' && record.type !== 'destroy')
+      await ensurePolicies(state, record.request!);
   }
   await condition(allHandlersFinished);
   if (state.phase !== 'destroyed') await continueAsNew<typeof app>({ app: state.app, state });

@@ -3,3 +3,6 @@ export { app } from './app';
 export { inventory } from './inventory';
 export { deploy, scale, heal, destroy } from './operations';
 export { status } from './status';
+export { autoscalerPolicy } from './policies/autoscaler';
+export { resiliencePolicy } from './policies/resilience';
+export { hostWatcher } from './policies/watcher';

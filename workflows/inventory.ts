@@ -1,22 +1,33 @@
 import {
+  ParentClosePolicy,
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   defineQuery,
+  defineSignal,
   defineUpdate,
+  getExternalWorkflowHandle,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { hostWatcher, hostWatcherWorkflowId } from './policies/watcher';
 import { place } from '../src/core/placement';
 import type { ContainerDemand, HostContainer, HostSupply, Unplaced } from '../src/core/placement';
 import { allocateSubnet } from '../src/core/ipam';
-import { hostActivities } from './activity-options';
+import type { HostConnection } from '../src/core/hosts';
+import { appWorkflowId } from '../src/core/names';
+import { hostActivities, provisioningActivities } from './activity-options';
 import { asUserFailure } from './failures';
 
 /**
- * The host pool as one entity workflow: hosts, reservations and app subnets. Every placement goes
- * through its `reserve` update, and Temporal runs a workflow's handlers one at a time, so two
- * concurrent operations can never overcommit a host (Kubernetes' Reserve/Unreserve).
+ * The host pool as one entity workflow: hosts, their health, reservations and app subnets. Every
+ * placement goes through its `reserve` update, whose synchronous part runs to completion before
+ * another handler starts, so two concurrent operations can never overcommit a host (Kubernetes'
+ * Reserve/Unreserve). It also senses its hosts on an interval and marks one that stops answering
+ * as failed, which releases its reservations and asks the apps that had containers there to heal.
  */
 
 export interface Reservation extends HostContainer {
@@ -24,13 +35,62 @@ export interface Reservation extends HostContainer {
   instance: string;
 }
 
+export type HostStatus = 'ready' | 'draining' | 'failed';
+
+export interface HostRecord extends Omit<HostSupply, 'containers' | 'reservations'> {
+  connection: HostConnection;
+  status: HostStatus;
+  /** The local engine the pool starts with; it makes way for the first host added. */
+  implicit?: boolean;
+  swarmRole?: 'manager' | 'worker';
+  /** Consecutive sensing rounds it did not answer. */
+  misses?: number;
+  sensors?: HostSensors;
+  failedReason?: string;
+}
+
+export interface HostSensors {
+  containers: number;
+  running: number;
+  cpus: number;
+  memoryBytes: number;
+  /** 1-minute load average over cores, 0..1 and more (from /proc/loadavg on ssh hosts). */
+  load?: number;
+  /** Workflow time of the reading. */
+  atMs: number;
+}
+
+export interface NetnsProvider {
+  kind: 'netns';
+  prefix: string;
+  /** First three octets of the hosts' LAN (`10.213.5`). */
+  lan: string;
+  /** The pool never grows past this many hosts through provisioning. */
+  maxHosts: number;
+}
+
+export interface PoolSettings {
+  /** How often hosts are sensed. Default 10 s. */
+  sensorIntervalMs: number;
+  /** Consecutive missed rounds before a host is failed. Default 3. */
+  failureThreshold: number;
+}
+
 export interface InventoryState {
   pool: { cidr: string; prefixLength: number };
-  hosts: Omit<HostSupply, 'containers' | 'reservations'>[];
+  hosts: HostRecord[];
   /** By `<app>/<instance>`. */
   reservations: Record<string, Reservation>;
   /** App → CIDR. */
   subnets: Record<string, string>;
+  /** `host:port` of the pool's registry, once it has remote hosts. */
+  registry?: string;
+  provider?: NetnsProvider;
+  settings?: Partial<PoolSettings>;
+  /** Index of the next netns host (never reused, so addresses and names stay unique). */
+  nextNetnsIndex?: number;
+  /** Set once a resilience policy needs failure events: every host then has a watcher workflow. */
+  watching?: boolean;
 }
 
 export interface InventoryInput {
@@ -46,8 +106,46 @@ export interface ReserveRequest {
 export interface ReserveResult {
   /** Instance → host, for every requested container (earlier reservations keep their host). */
   hosts: Record<string, string>;
+  /** How to reach each host named in `hosts`. */
+  connections: Record<string, HostConnection>;
   /** Non-empty means nothing was reserved (all or nothing). */
   unplaced: Unplaced[];
+  /** Hosts added by provisioning for this request. */
+  provisioned?: string[];
+}
+
+/** What an operation needs to know about the pool before placing anything. */
+export interface PoolView {
+  /** Hosts whose containers count: ready and draining ones (failed hosts are out of reach). */
+  hosts: HostConnection[];
+  /** Apps span hosts on a swarm overlay network (when the pool has remote hosts). */
+  overlay?: { manager: HostConnection };
+  /** Where built images are pushed and pulled from. */
+  registry?: string;
+  /** The host images are built on. */
+  buildHost?: HostConnection;
+}
+
+export interface HostView {
+  id: string;
+  provider: string;
+  address?: string;
+  status: HostStatus;
+  cpus: number;
+  memoryBytes: number;
+  swarmRole?: string;
+  reservations: number;
+  sensors?: HostSensors;
+  failedReason?: string;
+}
+
+export interface AddHostRequest {
+  connection: HostConnection;
+}
+export interface NetnsRequest {
+  provider?: Omit<NetnsProvider, 'kind'>;
+  /** How many netns hosts to create now. */
+  count?: number;
 }
 
 /** One host pool per task queue: the workers polling it manage the same hosts. */
@@ -55,6 +153,7 @@ export function inventoryWorkflowId(taskQueue: string): string {
   return taskQueue === 'berth' ? 'berth-inventory' : `berth-inventory-${taskQueue}`;
 }
 export const DEFAULT_POOL = { cidr: '10.201.0.0/16', prefixLength: 24 };
+const DEFAULT_SETTINGS: PoolSettings = { sensorIntervalMs: 10_000, failureThreshold: 3 };
 
 export const reserveUpdate = defineUpdate<ReserveResult, [ReserveRequest]>('reserve');
 export const releaseUpdate = defineUpdate<number, [{ app: string; instances?: string[] }]>('release');
@@ -63,17 +162,54 @@ export const subnetUpdate = defineUpdate<string, [{ app: string; requested?: str
   'allocateSubnet',
 );
 export const releaseSubnetUpdate = defineUpdate<void, [{ app: string }]>('releaseSubnet');
+export const poolUpdate = defineUpdate<PoolView, []>('describePool');
+export const addHostUpdate = defineUpdate<HostView, [AddHostRequest]>('addHost');
+export const addNetnsHostsUpdate = defineUpdate<HostView[], [NetnsRequest]>('addNetnsHosts');
+export const drainHostUpdate = defineUpdate<{ host: HostView; apps: string[] }, [{ id: string }]>(
+  'drainHost',
+);
+export const removeHostUpdate = defineUpdate<HostView, [{ id: string }]>('removeHost');
+export const settingsUpdate = defineUpdate<PoolSettings, [Partial<PoolSettings>]>('configurePool');
 export const inventoryQuery = defineQuery<InventoryState>('inventory');
+export const hostsQuery = defineQuery<HostView[]>('hosts');
+/** Asks the pool to run a watcher of Docker events on every host (resilience policies need it). */
+export const watchHostsSignal = defineSignal('watchHosts');
+/** Sent to an app's workflow when hosts it used are gone: it queues a heal. */
+export const hostsLostSignal = defineSignal<[{ hosts: string[]; reason: string }]>('hostsLost');
 
 const key = (app: string, instance: string) => `${app}/${instance}`;
 
 export function supply(state: InventoryState): HostSupply[] {
-  return state.hosts.map((h) => ({
-    ...h,
-    containers: [],
-    reservations: Object.values(state.reservations).filter((r) => r.host === h.id),
-  }));
+  return state.hosts
+    .filter((h) => h.status === 'ready')
+    .map(({ id, cpus, memoryBytes, labels, profile, cpuUsage }) => ({
+      id,
+      cpus,
+      memoryBytes,
+      labels,
+      ...(profile ? { profile } : {}),
+      ...(cpuUsage !== undefined ? { cpuUsage } : {}),
+      containers: [],
+      reservations: Object.values(state.reservations).filter((r) => r.host === id),
+    }));
 }
+
+function view(state: InventoryState, h: HostRecord): HostView {
+  return {
+    id: h.id,
+    provider: h.connection.provider,
+    address: h.connection.address,
+    status: h.status,
+    cpus: h.cpus,
+    memoryBytes: h.memoryBytes,
+    swarmRole: h.swarmRole,
+    reservations: Object.values(state.reservations).filter((r) => r.host === h.id).length,
+    sensors: h.sensors,
+    failedReason: h.failedReason,
+  };
+}
+
+const remote = (h: HostRecord) => h.connection.provider !== 'local';
 
 export async function inventory(input: InventoryInput): Promise<void> {
   const state: InventoryState = input.state ?? {
@@ -82,15 +218,204 @@ export async function inventory(input: InventoryInput): Promise<void> {
     reservations: {},
     subnets: {},
   };
+  // Histories from before hosts had connections: those hosts are the local engine.
+  for (const h of state.hosts) {
+    h.connection ??= { id: h.id, provider: 'local' };
+    h.status ??= 'ready';
+  }
+  const settings = (): PoolSettings => ({ ...DEFAULT_SETTINGS, ...state.settings });
   let ready = state.hosts.length > 0;
+  /** Host changes (add, provision, remove) run one at a time. */
+  let changing = false;
+  const exclusively = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await condition(() => !changing);
+    changing = true;
+    try {
+      return await fn();
+    } finally {
+      changing = false;
+    }
+  };
+
+  const poolView = (): PoolView => {
+    const live = state.hosts.filter((h) => h.status !== 'failed');
+    const remotes = live.filter(remote);
+    const manager = remotes.find((h) => h.swarmRole === 'manager');
+    return {
+      hosts: live.map((h) => h.connection),
+      ...(remotes.length > 0 && manager ? { overlay: { manager: manager.connection } } : {}),
+      ...(state.registry ? { registry: state.registry } : {}),
+      ...(remotes.length > 0 ? { buildHost: (manager ?? remotes[0]).connection } : {}),
+    };
+  };
+
+  /** Connects, checks and joins a host (swarm, base image, registry), then records it. */
+  const admit = async (connection: HostConnection, profile?: string): Promise<HostRecord> => {
+    if (state.hosts.some((h) => h.id === connection.id && h.status !== 'failed'))
+      throw ApplicationFailure.nonRetryable(`host '${connection.id}' is already in the pool`, 'HostExists');
+    const local = state.hosts.find((h) => h.implicit);
+    if (connection.provider !== 'local' && local) {
+      const used = Object.values(state.reservations).filter((r) => r.host === local.id).length;
+      if (used > 0)
+        throw ApplicationFailure.nonRetryable(
+          `the local engine still runs ${used} container(s) of this pool: destroy those apps first, or use another pool (BERTH_TASK_QUEUE)`,
+          'PoolInUse',
+        );
+    }
+    const hosts = hostActivities();
+    const described = await hosts.connectHost(connection);
+    const pinned: HostConnection = described.connection;
+    let swarmRole: HostRecord['swarmRole'];
+    if (pinned.provider !== 'local') {
+      const others = state.hosts.filter((h) => remote(h) && h.status !== 'failed').map((h) => h.connection);
+      const joined = await hosts.joinPool({ host: pinned, others, registry: state.registry });
+      swarmRole = joined.swarmRole;
+      state.registry = joined.registry;
+    }
+    const record: HostRecord = {
+      id: pinned.id,
+      cpus: described.cpus,
+      memoryBytes: described.memoryBytes,
+      labels: described.labels,
+      ...(profile ? { profile } : {}),
+      connection: pinned,
+      status: 'ready',
+      ...(swarmRole ? { swarmRole } : {}),
+      misses: 0,
+    };
+    // The implicit local engine makes way for the pool's first real host.
+    if (pinned.provider !== 'local') {
+      for (const gone of state.hosts.filter((h) => h.implicit)) await stopWatcher(gone.id);
+      state.hosts = state.hosts.filter((h) => !h.implicit);
+    }
+    state.hosts = state.hosts.filter((h) => h.id !== record.id);
+    state.hosts.push(record);
+    if (state.watching) await startWatcher(record);
+    return record;
+  };
+
+  const provisionNetns = async (ids: string[], profile?: string): Promise<HostRecord[]> => {
+    const provider = state.provider;
+    if (!provider)
+      throw ApplicationFailure.nonRetryable(
+        'no host provider is configured to add hosts (berth hosts add netns configures one)',
+        'NoProvider',
+      );
+    const made: HostRecord[] = [];
+    for (const id of ids) {
+      const live = state.hosts.filter((h) => h.status !== 'failed').length;
+      if (live >= provider.maxHosts)
+        throw ApplicationFailure.nonRetryable(
+          `the pool is at its maximum of ${provider.maxHosts} hosts`,
+          'PoolFull',
+        );
+      const index = (state.nextNetnsIndex ?? 1) as number;
+      state.nextNetnsIndex = index + 1;
+      const connection = await provisioningActivities().createNetnsHost({
+        id,
+        prefix: provider.prefix,
+        lan: provider.lan,
+        index,
+      });
+      made.push(await admit(connection, profile));
+    }
+    return made;
+  };
+
+  const startWatcher = async (h: HostRecord) => {
+    try {
+      await startChild(hostWatcher, {
+        workflowId: hostWatcherWorkflowId(workflowInfo().taskQueue, h.id),
+        args: [{ host: h.connection, hostId: h.id }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  };
+  const stopWatcher = async (hostId: string) => {
+    try {
+      await getExternalWorkflowHandle(hostWatcherWorkflowId(workflowInfo().taskQueue, hostId)).cancel();
+    } catch {
+      // never started, or already over
+    }
+  };
+
+  const markFailed = async (h: HostRecord, reason: string) => {
+    h.status = 'failed';
+    await stopWatcher(h.id);
+    h.failedReason = reason;
+    const lost = Object.entries(state.reservations).filter(([, r]) => r.host === h.id);
+    for (const [k] of lost) delete state.reservations[k];
+    const apps = [...new Set(lost.map(([, r]) => r.app))];
+    const manager = state.hosts.find((x) => x.status === 'ready' && x.swarmRole === 'manager');
+    await hostActivities()
+      .evictHost({ host: h.connection, manager: manager?.connection })
+      .catch(() => undefined);
+    for (const app of apps) await tellApp(app, [h.id], reason);
+  };
 
   setHandler(inventoryQuery, () => state);
+  setHandler(hostsQuery, () => state.hosts.map((h) => view(state, h)));
+  setHandler(poolUpdate, async () => {
+    await condition(() => ready && !changing);
+    return poolView();
+  });
   setHandler(reserveUpdate, async ({ app, containers }) => {
-    await condition(() => ready);
+    await condition(() => ready && !changing);
     const fresh = containers.filter((c) => !state.reservations[key(app, c.instance)]);
     const result = asUserFailure(() => place({ containers: fresh, hosts: supply(state) }));
-    if (result.unplaced.length > 0) return { hosts: {}, unplaced: result.unplaced };
-    for (const p of result.placements) {
+    if (result.unplaced.length > 0) return { hosts: {}, connections: {}, unplaced: result.unplaced };
+    const provisioned: string[] = [];
+    if (result.provision.length > 0) {
+      // Nothing fitted, and the chain allows new hosts: make them, then place again on the real ones.
+      const wanted = result.provision.flatMap((p) => p.hosts.map((id) => ({ id, profile: p.profile })));
+      const unplacedBy = (reason: string): ReserveResult => ({
+        hosts: {},
+        connections: {},
+        unplaced: fresh.map((c) => ({
+          app,
+          service: c.service,
+          instance: c.instance,
+          reason: `no host fits ${c.instance} and no host could be added: ${reason}`,
+          metrics: { evaluated: 0, filters: [], topScores: [] },
+        })),
+      });
+      try {
+        await exclusively(async () => {
+          for (const w of wanted) {
+            const [made] = await provisionNetns([w.id], w.profile);
+            provisioned.push(made.id);
+          }
+        });
+      } catch (err) {
+        return unplacedBy((err as Error).message);
+      }
+      return reserveNow(app, containers, provisioned);
+    }
+    return commit(app, containers, fresh, result.placements);
+  });
+
+  const reserveNow = (app: string, containers: ContainerDemand[], provisioned: string[]): ReserveResult => {
+    const fresh = containers.filter((c) => !state.reservations[key(app, c.instance)]);
+    const again = asUserFailure(() => place({ containers: fresh, hosts: supply(state) }));
+    if (again.unplaced.length > 0 || again.provision.length > 0)
+      return {
+        hosts: {},
+        connections: {},
+        unplaced: again.unplaced,
+        provisioned,
+      };
+    return { ...commit(app, containers, fresh, again.placements), provisioned };
+  };
+
+  const commit = (
+    app: string,
+    containers: ContainerDemand[],
+    fresh: ContainerDemand[],
+    placements: { instance: string; host: string }[],
+  ): ReserveResult => {
+    for (const p of placements) {
       const c = fresh.find((x) => x.instance === p.instance)!;
       state.reservations[key(app, p.instance)] = {
         host: p.host,
@@ -103,9 +428,16 @@ export async function inventory(input: InventoryInput): Promise<void> {
       };
     }
     const hosts: Record<string, string> = {};
-    for (const c of containers) hosts[c.instance] = state.reservations[key(app, c.instance)].host;
-    return { hosts, unplaced: [] };
-  });
+    const connections: Record<string, HostConnection> = {};
+    for (const c of containers) {
+      const id = state.reservations[key(app, c.instance)].host;
+      hosts[c.instance] = id;
+      const h = state.hosts.find((x) => x.id === id);
+      if (h) connections[id] = h.connection;
+    }
+    return { hosts, connections, unplaced: [] };
+  };
+
   setHandler(releaseUpdate, ({ app, instances }) => {
     let released = 0;
     for (const [k, r] of Object.entries(state.reservations)) {
@@ -130,13 +462,133 @@ export async function inventory(input: InventoryInput): Promise<void> {
   setHandler(releaseSubnetUpdate, ({ app }) => {
     delete state.subnets[app];
   });
+  setHandler(
+    addHostUpdate,
+    async ({ connection }) => {
+      await condition(() => ready);
+      return exclusively(async () => view(state, await admit(connection)));
+    },
+    {
+      validator: ({ connection }) => {
+        if (!connection?.id) throw new Error('a host needs an id');
+        if (connection.provider !== 'local' && !connection.ssh)
+          throw new Error(`host '${connection.id}' needs an SSH endpoint`);
+      },
+    },
+  );
+  setHandler(addNetnsHostsUpdate, async ({ provider, count = 1 }) => {
+    await condition(() => ready);
+    return exclusively(async () => {
+      if (provider) state.provider = { kind: 'netns', ...provider };
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++)
+        ids.push(`${state.provider?.prefix ?? 'netns'}-h${(state.nextNetnsIndex ?? 1) + i}`);
+      const made = await provisionNetns(ids);
+      return made.map((h) => view(state, h));
+    });
+  });
+  setHandler(drainHostUpdate, async ({ id }) => {
+    await condition(() => ready);
+    return exclusively(async () => {
+      const h = findHost(id);
+      if (h.status === 'ready') h.status = 'draining';
+      const moved = Object.entries(state.reservations).filter(([, r]) => r.host === id);
+      for (const [k] of moved) delete state.reservations[k];
+      const apps = [...new Set(moved.map(([, r]) => r.app))];
+      for (const app of apps) await tellApp(app, [id], `host ${id} is draining`);
+      return { host: view(state, h), apps };
+    });
+  });
+  setHandler(removeHostUpdate, async ({ id }) => {
+    await condition(() => ready);
+    return exclusively(async () => {
+      const h = findHost(id);
+      const used = Object.values(state.reservations).filter((r) => r.host === id).length;
+      if (used > 0 && h.status !== 'failed')
+        throw ApplicationFailure.nonRetryable(
+          `host '${id}' still has ${used} container(s): drain it first (berth hosts drain ${id})`,
+          'HostInUse',
+        );
+      if (h.status === 'draining') {
+        const running = await hostActivities()
+          .countAppContainers(h.connection)
+          .catch(() => 0);
+        if (running > 0)
+          throw ApplicationFailure.nonRetryable(
+            `host '${id}' still runs ${running} app container(s): wait for the apps' heal to move them`,
+            'HostInUse',
+          );
+      }
+      const manager = state.hosts.find(
+        (x) => x.id !== id && x.status === 'ready' && x.swarmRole === 'manager',
+      );
+      await stopWatcher(id);
+      await hostActivities().retireHost({ host: h.connection, manager: manager?.connection });
+      state.hosts = state.hosts.filter((x) => x.id !== id);
+      if (state.registry && state.registry.startsWith(`${h.connection.address}:`)) state.registry = undefined;
+      return { ...view(state, h), status: h.status };
+    });
+  });
+  setHandler(watchHostsSignal, async () => {
+    await condition(() => ready);
+    if (state.watching) return;
+    state.watching = true;
+    for (const h of state.hosts.filter((x) => x.status !== 'failed')) await startWatcher(h);
+  });
+  setHandler(settingsUpdate, (changes) => {
+    state.settings = { ...state.settings, ...changes };
+    return settings();
+  });
+
+  function findHost(id: string): HostRecord {
+    const h = state.hosts.find((x) => x.id === id);
+    if (!h)
+      throw ApplicationFailure.nonRetryable(
+        `no host '${id}' in the pool (hosts: ${state.hosts.map((x) => x.id).join(', ') || 'none'})`,
+        'UnknownHost',
+      );
+    return h;
+  }
 
   if (!ready) {
-    state.hosts = [await hostActivities().describeLocalHost()];
+    const local = await hostActivities().describeLocalHost();
+    state.hosts = [
+      { ...local, connection: { id: local.id, provider: 'local' }, status: 'ready', implicit: true },
+    ];
     ready = true;
   }
+
+  // Sense every host on an interval; a remote host that misses `failureThreshold` rounds has failed.
+  for (let round = 0; round < 100_000; round++) {
+    const { sensorIntervalMs, failureThreshold } = settings();
+    await condition(() => workflowInfo().continueAsNewSuggested, sensorIntervalMs);
+    if (workflowInfo().continueAsNewSuggested) break;
+    if (changing) continue;
+    const watched = state.hosts.filter((h) => h.status !== 'failed' && remote(h));
+    if (watched.length === 0) continue;
+    const readings = await hostActivities().senseHosts(watched.map((h) => h.connection));
+    for (const h of watched) {
+      const reading = readings[h.id];
+      if (reading?.ok) {
+        h.misses = 0;
+        h.sensors = reading.sensors;
+        if (reading.sensors.load !== undefined) h.cpuUsage = Math.min(1, reading.sensors.load);
+        continue;
+      }
+      h.misses = (h.misses ?? 0) + 1;
+      if (h.misses >= failureThreshold && h.status !== 'failed')
+        await markFailed(h, `did not answer ${h.misses} times in a row: ${reading?.error ?? 'no reading'}`);
+    }
+  }
   // An entity runs for months: hand over to a fresh run before the history grows too long.
-  await condition(() => workflowInfo().continueAsNewSuggested);
   await condition(allHandlersFinished);
   await continueAsNew<typeof inventory>({ state });
+}
+
+async function tellApp(app: string, hosts: string[], reason: string): Promise<void> {
+  try {
+    await getExternalWorkflowHandle(appWorkflowId(app)).signal(hostsLostSignal, { hosts, reason });
+  } catch {
+    // The app is gone (destroyed) or was never started by this namespace: nothing to heal.
+  }
 }

@@ -21,7 +21,8 @@ export async function status(input: StatusInput): Promise<AppStatus[]> {
     { key: BERTH_APP, value: input.app ?? '*' },
     { key: BERTH_OPERATION, value: 'status' },
   ]);
-  const instances = await docker.listInstances(input.app);
+  const pool = await docker.describePool();
+  const instances = await docker.listInstances(input.app, pool.hosts);
   if (input.app && instances.length === 0) {
     throw ApplicationFailure.nonRetryable(
       `unknown app '${input.app}': Berth has no containers for it`,

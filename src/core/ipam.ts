@@ -135,6 +135,17 @@ export function gatewayOf(subnet: string): string {
   return toAddress(s.start + 1);
 }
 
+/**
+ * The part of a subnet Docker may hand out by itself (`IPRange`): its top quarter. A swarm overlay
+ * gives every node's load-balancer endpoint an address, lowest free first, which would otherwise
+ * take the very addresses Berth assigns to instances. Undefined for subnets too small to split.
+ */
+export function dynamicRangeOf(subnet: string): string | undefined {
+  const s = parseCidr(subnet);
+  if (s.prefix > 28) return undefined;
+  return `${toAddress(s.start + (size(s.prefix) / 4) * 3)}/${s.prefix + 2}`;
+}
+
 /** True when `address` is a usable instance address of `subnet` (not network, gateway or broadcast). */
 export function isAssignable(subnet: string, address: string): boolean {
   const s = parseCidr(subnet);
@@ -148,12 +159,17 @@ export function isAssignable(subnet: string, address: string): boolean {
  * other instances hold (entries outside the subnet are ignored); a released address is simply no
  * longer in it. Throws a UserError when the subnet is full.
  */
-export function assignAddress(subnet: string, taken: string[], preferred?: string): string {
+export function assignAddress(subnet: string, taken: string[], preferred?: string, avoid?: string): string {
   const s = parseCidr(subnet);
   if (s.prefix > MAX_SUBNET_PREFIX)
     throw new UserError(`subnet ${s.cidr} has no room for instance addresses`);
   const first = s.start + 2;
-  const last = s.start + size(s.prefix) - 2;
+  let last = s.start + size(s.prefix) - 2;
+  if (avoid) {
+    const a = parseCidr(avoid, 'dynamic range');
+    // The dynamic range sits at the top of the subnet: instance addresses stop below it.
+    if (a.start > first && a.start <= last + 1) last = a.start - 1;
+  }
   const used = new Set<number>();
   for (const t of taken) {
     const n = parseAddress(t.includes('/') ? t.slice(0, t.indexOf('/')) : t, 'taken address');

@@ -59,3 +59,8 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export function isDnsLabel(name: string): boolean {
   return DNS_LABEL.test(name);
 }
+
+/** A service's policy workflow (one per app, service and kind of policy). */
+export function policyWorkflowId(app: string, service: string, kind: 'autoscaler' | 'resilience'): string {
+  return `berth-policy-${app}-${service}-${kind}`;
+}

@@ -32,6 +32,10 @@ export function devServerArgs(
     dbFile,
     '--log-level',
     'warn',
+    // Timers fire on time: by default they may run up to 1 s late, too coarse for policies that
+    // evaluate every few hundred milliseconds (and for back-off delays of 100 ms).
+    '--dynamic-config-value',
+    'history.timerProcessorMaxTimeShift="10ms"',
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     // The Web UI asks Berth's codec server to decrypt payloads (in the browser of whoever has the key).
     ...(codecEndpoint ? ['--ui-codec-endpoint', codecEndpoint] : []),

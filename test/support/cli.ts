@@ -28,10 +28,18 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_0
   });
 }
 
-/** Starts `berth worker` and resolves once it says it is polling. */
-export function startWorkerProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ChildProcess> {
+/** Starts `berth worker` (with `args`) and resolves once it says it is polling. */
+export function startWorkerProcess(
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 60_000,
+  args: string[] = [],
+  onOutput?: (output: string) => void,
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH, 'worker'], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BERTH, 'worker', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+    });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -39,6 +47,7 @@ export function startWorkerProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): 
     }, timeoutMs);
     const onData = (d: Buffer) => {
       output += d;
+      onOutput?.(output);
       if (output.includes('Berth worker polling')) {
         clearTimeout(timer);
         resolve(child);

@@ -8,6 +8,11 @@ import { LABEL } from '../../src/core/names';
  */
 export const TEST_APP_PREFIX = `bt${process.pid}-`;
 
+/** Netns hosts of this run are `<prefix>-h<n>` (a prefix is at most 8 characters). */
+export function multihostPrefix(): string {
+  return `bm${process.pid % 100000}`.slice(0, 8);
+}
+
 let counter = 0;
 export function uniqueApp(stem: string): string {
   counter++;

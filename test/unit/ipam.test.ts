@@ -6,6 +6,7 @@ import {
   DEFAULT_SUBNET_PREFIX,
   allocateSubnet,
   assignAddress,
+  dynamicRangeOf,
   gatewayOf,
   isAssignable,
 } from '../../src/core/ipam';
@@ -236,5 +237,23 @@ describe('dnsRecordsFor', () => {
     expect(userError(() => dnsRecordsFor('shop', [{ ...instances[0], address: '10.201.3.300' }]))).toMatch(
       /no valid IPv4/,
     );
+  });
+});
+
+describe('dynamic range of an overlay subnet', () => {
+  test('is the top quarter, and instance addresses stop below it', () => {
+    expect(dynamicRangeOf('10.201.4.0/24')).toBe('10.201.4.192/26');
+    expect(dynamicRangeOf('10.201.0.0/16')).toBe('10.201.192.0/18');
+    expect(dynamicRangeOf('10.201.4.0/29')).toBeUndefined();
+    const taken = Array.from({ length: 189 }, (_, i) => `10.201.4.${i + 2}`);
+    expect(assignAddress('10.201.4.0/24', taken.slice(0, 188), undefined, '10.201.4.192/26')).toBe(
+      '10.201.4.190',
+    );
+    expect(assignAddress('10.201.4.0/24', taken.slice(0, 189), undefined, '10.201.4.192/26')).toBe(
+      '10.201.4.191',
+    );
+    expect(() =>
+      assignAddress('10.201.4.0/24', [...taken, '10.201.4.191'], undefined, '10.201.4.192/26'),
+    ).toThrow(/full/);
   });
 });

@@ -2,7 +2,7 @@ import { ApplicationFailure, sleep } from '@temporalio/workflow';
 import type { Blueprint, Service } from '../../src/core/blueprint/model';
 import { resolveEnv } from '../../src/core/blueprint/references';
 import { canonicalJson, stableHash } from '../../src/core/hash';
-import { assignAddress, gatewayOf, isAssignable } from '../../src/core/ipam';
+import { assignAddress, dynamicRangeOf, gatewayOf, isAssignable } from '../../src/core/ipam';
 import { containerName, instanceDnsName, networkName, serviceDnsName } from '../../src/core/names';
 import { buildDemand } from '../../src/core/placement/demand';
 import {
@@ -14,6 +14,8 @@ import {
 import type { ContainerSpec, InstanceStatus } from '../../activities/types';
 import { dockerActivities, longActivities } from '../activity-options';
 import { asUserFailure } from '../failures';
+import type { PoolView } from '../inventory';
+import type { HostConnection } from '../../src/core/hosts';
 import type { InstanceRecord, OperationInput, OperationProgress, OperationResult } from './types';
 
 /**
@@ -31,26 +33,37 @@ export async function converge(input: OperationInput, progress: OperationProgres
   const { app } = blueprint;
   const say = (line: string) => progress.events.push(line);
 
+  const pool = await docker.describePool();
+  const connectionOf = (hostId: string) => pool.hosts.find((h) => h.id === hostId);
+
   progress.phase = 'images';
   const images: Record<string, string> = {};
   for (const service of blueprint.services) {
-    const { image, built } = await slow.ensureImage({ app, service: service.id, source: service.source });
-    images[service.id] = image;
+    const { image, built, registryImage } = await slow.ensureImage({
+      app,
+      service: service.id,
+      source: service.source,
+      ...(pool.buildHost ? { host: pool.buildHost } : {}),
+      ...(pool.registry ? { registry: pool.registry } : {}),
+    });
+    // Across hosts, a built image is created from its registry reference (each host pulls it once).
+    images[service.id] = pool.overlay && registryImage ? registryImage : image;
     if (built) say(`built image ${image} for ${service.id}`);
   }
 
   progress.phase = 'network';
   const network = networkName(app);
-  const subnet = await ensureAppNetwork(docker, app, blueprint.network?.cidr);
-  const { address: dnsServer } = await docker.ensureDns();
+  const subnet = await ensureAppNetwork(docker, app, blueprint.network?.cidr, pool.overlay);
+  // One host: Berth's dnsmasq. Across hosts: Docker's embedded DNS on the overlay answers the same
+  // names (they are the containers' network aliases) from every host.
+  const dnsServer = pool.overlay ? undefined : (await docker.ensureDns()).address;
 
   const replicas = (s: Service) => input.replicas[s.id] ?? s.replicas;
   const hashes = Object.fromEntries(blueprint.services.map((s) => [s.id, configHash(s, images[s.id])]));
   const desired = desiredInstances(
     blueprint.services.map((s) => ({ id: s.id, replicas: replicas(s), configHash: hashes[s.id] })),
   );
-  const live = await docker.listInstances(app);
-  const plan = reconcile(desired, live.map(toLive));
+  const found = await docker.listInstances(app, pool.hosts);
   progress.total = desired.length;
 
   progress.phase = 'placement';
@@ -59,6 +72,17 @@ export async function converge(input: OperationInput, progress: OperationProgres
   if (reserved.unplaced.length > 0) {
     throw ApplicationFailure.nonRetryable(reserved.unplaced.map((u) => u.reason).join('; '), 'NoHostFits');
   }
+  for (const id of reserved.provisioned ?? []) say(`provisioned host ${id}`);
+  // An instance whose host was drained (its reservation moved) is recreated where it is now placed.
+  const live: InstanceStatus[] = [];
+  for (const l of found) {
+    const placed = reserved.hosts[l.instance];
+    if (placed && placed !== l.host) {
+      await docker.removeContainer(l.id, connectionOf(l.host));
+      say(`moving ${l.instance} from ${l.host} to ${placed}`);
+    } else live.push(l);
+  }
+  const plan = reconcile(desired, live.map(toLive));
 
   // Addresses: what a container holds, else what Berth recorded (a replaced container keeps its
   // address), else the lowest free one in the subnet.
@@ -67,6 +91,8 @@ export async function converge(input: OperationInput, progress: OperationProgres
     Object.entries(addresses)
       .filter(([i]) => i !== instance)
       .map(([, ip]) => ip);
+  // On an overlay, Docker hands out the subnet's top quarter itself (nodes' load-balancer endpoints).
+  const dynamic = pool.overlay ? dynamicRangeOf(subnet) : undefined;
   for (const l of live) if (l.ip && isAssignable(subnet, l.ip)) addresses[l.instance] = l.ip;
   for (const d of desired) {
     if (addresses[d.instance]) continue;
@@ -77,6 +103,7 @@ export async function converge(input: OperationInput, progress: OperationProgres
         subnet,
         [...held(d.instance), ...Object.values(input.addresses)].filter((ip) => ip !== preferred),
         preferred,
+        dynamic,
       ),
     );
   }
@@ -96,7 +123,11 @@ export async function converge(input: OperationInput, progress: OperationProgres
         `service '${service.id}': `,
       );
       const bringUp = async (d: DesiredInstance): Promise<InstanceRecord> => {
+        const hostId = reserved.hosts[d.instance] ?? 'local';
+        const host = reserved.connections?.[hostId];
+        const names = [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)];
         const spec: ContainerSpec = {
+          ...(host ? { host } : {}),
           app,
           service: service.id,
           instance: d.instance,
@@ -105,9 +136,11 @@ export async function converge(input: OperationInput, progress: OperationProgres
           env,
           ports: service.ports,
           network,
-          aliases: [service.id, d.instance],
+          aliases: pool.overlay
+            ? [service.id, d.instance, ...names, ...(service.dnsNames ?? [])]
+            : [service.id, d.instance],
           ip: addresses[d.instance],
-          dns: [dnsServer],
+          ...(dnsServer ? { dns: [dnsServer] } : {}),
           configHash: d.configHash,
           restart: service.restart,
           cpus: service.resources.cpus,
@@ -117,7 +150,7 @@ export async function converge(input: OperationInput, progress: OperationProgres
         let id = liveById.get(d.instance)?.id ?? '';
         if (action !== 'kept') {
           if (started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
-          if (action === 'recreated') await docker.removeContainer(id);
+          if (action === 'recreated') await docker.removeContainer(id, host);
           const check = {
             command: service.healthCheck?.command,
             port: service.healthCheck?.port ?? service.ports[0]?.container,
@@ -126,10 +159,27 @@ export async function converge(input: OperationInput, progress: OperationProgres
             timeoutMs: input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? 60_000,
           };
           if (action === 'started') {
-            await docker.startContainer(id);
-            await slow.waitReady({ ...check, id });
+            await docker.startContainer(id, host);
+            await slow.waitReady({ ...check, id, ...(host ? { host } : {}) });
           } else {
-            id = (await slow.ensureReady(spec, check)).id;
+            try {
+              id = (await slow.ensureReady(spec, check)).id;
+            } catch (err) {
+              if (!isFailureOfType(err, 'AddressInUse')) throw err;
+              // Keep the name, not the address: the overlay has not let go of it yet.
+              const busy = addresses[d.instance];
+              addresses[d.instance] = asUserFailure(() =>
+                assignAddress(
+                  subnet,
+                  [...held(d.instance), ...Object.values(input.addresses), busy],
+                  undefined,
+                  dynamic,
+                ),
+              );
+              say(`${d.instance}: address ${busy} still held, using ${addresses[d.instance]}`);
+              const moved = { ...spec, ip: addresses[d.instance] };
+              id = (await slow.ensureReady(moved, { ...check, address: addresses[d.instance] })).id;
+            }
           }
         }
         progress.done++;
@@ -139,9 +189,9 @@ export async function converge(input: OperationInput, progress: OperationProgres
           instance: d.instance,
           container: containerName(app, d.instance),
           id,
-          host: reserved.hosts[d.instance] ?? 'local',
+          host: hostId,
           ip: addresses[d.instance],
-          dnsNames: [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)],
+          dnsNames: names,
           action,
         };
       };
@@ -153,14 +203,17 @@ export async function converge(input: OperationInput, progress: OperationProgres
           ...(await mapLimit(instances, input.options.parallelism ?? DEFAULT_PARALLELISM, bringUp)),
         );
       // Names appear once instances are ready.
-      await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
+      if (dnsServer) await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
     }
 
     progress.phase = 'cleanup';
     if (plan.remove.length > 0) {
-      await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
+      if (dnsServer) await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
       for (const extra of plan.remove) {
-        await docker.removeContainer(extra.id);
+        await docker.removeContainer(
+          extra.id,
+          connectionOf(live.find((l) => l.id === extra.id)?.host ?? 'local'),
+        );
         delete addresses[extra.instance];
         say(`removed ${extra.instance}`);
       }
@@ -173,6 +226,7 @@ export async function converge(input: OperationInput, progress: OperationProgres
         input,
         live,
         desired.map((d) => d.instance),
+        pool.hosts,
       );
       say(`rolled back: removed ${removed} container(s) this deploy created`);
     }
@@ -219,12 +273,18 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 async function ensureAppNetwork(
   docker: ReturnType<typeof dockerActivities>,
   app: string,
-  requested?: string,
+  requested: string | undefined,
+  overlay: PoolView['overlay'],
 ): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     const subnet = await docker.allocateAppSubnet({ app, requested });
     try {
-      await docker.ensureNetwork(app, { cidr: subnet, gateway: gatewayOf(subnet) });
+      const ipRange = overlay ? dynamicRangeOf(subnet) : undefined;
+      await docker.ensureNetwork(
+        app,
+        { cidr: subnet, gateway: gatewayOf(subnet), ...(ipRange ? { ipRange } : {}) },
+        overlay,
+      );
       return subnet;
     } catch (err) {
       const type = (err as { cause?: { type?: string } }).cause?.type;
@@ -239,21 +299,39 @@ async function ensureAppNetwork(
  * label, so one whose readiness wait failed is found too). When the app had nothing before, its
  * network, subnet, names and reservations go as well.
  */
-async function rollback(input: OperationInput, before: InstanceStatus[], desired: string[]): Promise<number> {
+async function rollback(
+  input: OperationInput,
+  before: InstanceStatus[],
+  desired: string[],
+  hosts: HostConnection[],
+): Promise<number> {
   const docker = dockerActivities(input.options.activities);
   const existed = new Set(before.map((b) => b.id));
-  const created = (await docker.listInstances(input.app)).filter((i) => !existed.has(i.id));
+  const created = (await docker.listInstances(input.app, hosts)).filter((i) => !existed.has(i.id));
   if (before.length === 0) {
-    await docker.removeApp(input.app);
+    await docker.removeApp(input.app, hosts);
     await docker.removeDnsRecords(input.app);
     await docker.releaseHosts({ app: input.app });
     await docker.releaseAppSubnet({ app: input.app });
   } else {
-    for (const c of created) await docker.removeContainer(c.id);
+    for (const c of created)
+      await docker.removeContainer(
+        c.id,
+        hosts.find((h) => h.id === c.host),
+      );
     const kept = new Set(before.map((b) => b.instance));
     await docker.releaseHosts({ app: input.app, instances: desired.filter((i) => !kept.has(i)) });
   }
   return created.length;
+}
+
+function isFailureOfType(err: unknown, type: string): boolean {
+  let e = err as { type?: string; cause?: unknown } | undefined;
+  for (let i = 0; i < 5 && e; i++) {
+    if (e.type === type) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
 }
 
 function actionFor(plan: ReturnType<typeof reconcile>, d: DesiredInstance): InstanceRecord['action'] {

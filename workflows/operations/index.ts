@@ -53,7 +53,12 @@ export async function destroy(input: OperationInput): Promise<OperationResult> {
     progress.phase = 'dns';
     await docker.removeDnsRecords(input.app);
     progress.phase = 'containers';
-    const removed = await docker.removeApp(input.app);
+    const pool = await docker.describePool();
+    const removed = await docker.removeApp(input.app, pool.hosts);
+    if (removed.unreachable?.length)
+      progress.events.push(
+        `hosts out of reach (nothing left to remove there): ${removed.unreachable.join(', ')}`,
+      );
     progress.events.push(`removed ${removed.containers} container(s), ${removed.networks} network(s)`);
     await docker.releaseHosts({ app: input.app });
     await docker.releaseAppSubnet({ app: input.app });

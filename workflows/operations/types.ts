@@ -13,6 +13,8 @@ export interface OperationOptions {
   /** How long an instance may take to pass its readiness check. Default 60 s. */
   readyTimeoutMs?: number;
   activities?: ActivityTuning;
+  /** Evaluation period of the app's autoscaler policies (a deploy option; overrides `pollPeriod`). */
+  policyIntervalMs?: number;
 }
 
 export type OperationRequest =

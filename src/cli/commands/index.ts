@@ -2,7 +2,10 @@ import type { Command } from 'commander';
 import { registerCodecServer } from './codec-server';
 import { registerDeploy } from './deploy';
 import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
+import { registerHosts } from './hosts';
 import { registerPlan } from './plan';
+import { registerPolicy } from './policy';
+import { registerSensor } from './sensor';
 import { registerServer } from './server';
 import { registerSetupImage } from './setup-image';
 import { registerSchema } from './schema';
@@ -27,4 +30,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerCodecServer,
   registerSetupImage,
   registerPlan,
+  registerPolicy,
+  registerSensor,
+  registerHosts,
 ];

@@ -5,7 +5,14 @@ import { UserError } from '../../core/errors';
 import { createDockerClient, dockerTarget } from '../../adapters/docker';
 import { stopDnsServer } from '../../adapters/dns';
 import { ensureBerthHome } from '../../adapters/paths';
-import { connectNative, embeddedUiPort, isTemporalReachable, temporalTarget } from '../../adapters/temporal';
+import {
+  connectClient,
+  connectNative,
+  embeddedUiPort,
+  isTemporalReachable,
+  temporalTarget,
+} from '../../adapters/temporal';
+import { defaultSensorPort, startSensorServer, type SensorServer } from '../../adapters/sensor-http';
 import { defaultCodecPort, startCodecServer, type CodecServer } from '../../adapters/codec-server';
 import { berthCodec } from '../../adapters/codec';
 import { startDevServer, type DevServer } from '../../runtime/dev-server';
@@ -55,6 +62,7 @@ async function runServer(): Promise<void> {
   }
   fs.writeFileSync(serverPidFile(), String(process.pid));
   fs.writeFileSync(path.join(home, 'temporal.pid'), String(devServer.process.pid));
+  let sensors: SensorServer | undefined;
   try {
     const worker = await createBerthWorker({
       connection: await connectNative(target),
@@ -65,12 +73,19 @@ async function runServer(): Promise<void> {
     });
     info(`Temporal server on ${target.address}, Web UI ${devServer.uiUrl}`);
     if (codecEndpoint) info(`Codec server ${codecEndpoint} (the Web UI decrypts payloads through it)`);
+    // The sensor endpoint feeds autoscaler policies; without it `berth sensor` still works.
+    sensors = await startSensorServer({
+      port: defaultSensorPort(),
+      client: await connectClient(target),
+    }).catch((err: Error) => void warn(`${err.message}; use 'berth sensor' instead`));
+    if (sensors) info(`Sensor endpoint ${sensors.url}/v1/sensors/{app}/{service}/{metric}`);
     info(
       `Berth worker polling task queue '${target.taskQueue}' (Docker: ${dockerTarget()}); Ctrl-C stops both`,
     );
     // The SDK shuts the worker down on SIGINT/SIGTERM; then the dev server goes too.
     await worker.run();
   } finally {
+    await sensors?.close();
     await devServer.stop();
     await codec?.close();
     fs.rmSync(serverPidFile(), { force: true });

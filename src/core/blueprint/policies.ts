@@ -8,6 +8,7 @@ import { didYouMean } from './didyoumean';
 import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
 import { expected, readBoolean, readNumber, readString, readUnit } from './read';
 import { parseDuration } from './units';
+import { autoscalerConfig } from '../policy/autoscaler';
 
 type Kind = 'string' | 'number' | 'count' | 'duration' | 'boolean' | 'template';
 interface PolicyType {
@@ -16,6 +17,7 @@ interface PolicyType {
   keys: Record<string, Kind>;
   keyAliases?: Record<string, string>;
   clusterOnly?: boolean;
+  /** Keys that must be given; `a|b` means at least one of them. */
   required?: string[];
 }
 
@@ -35,6 +37,14 @@ export const POLICY_TYPES: Record<string, PolicyType> = {
       maxPoolSize: 'count',
       resizeUpStabilizationDelay: 'duration',
       resizeDownStabilizationDelay: 'duration',
+      target: 'number',
+      tolerance: 'number',
+      resizeUpIterationIncrement: 'count',
+      resizeUpIterationMax: 'count',
+      resizeDownIterationIncrement: 'count',
+      resizeDownIterationMax: 'count',
+      /** How often Berth's autoscaler workflow evaluates the metric (Berth's own key; default 15s). */
+      pollPeriod: 'duration',
     },
     keyAliases: {
       'autoscaler.metric': 'metric',
@@ -44,17 +54,30 @@ export const POLICY_TYPES: Record<string, PolicyType> = {
       'autoscaler.maxPoolSize': 'maxPoolSize',
       'autoscaler.resizeUpStabilizationDelay': 'resizeUpStabilizationDelay',
       'autoscaler.resizeDownStabilizationDelay': 'resizeDownStabilizationDelay',
+      'autoscaler.target': 'target',
+      'autoscaler.tolerance': 'tolerance',
+      'autoscaler.resizeUpIterationIncrement': 'resizeUpIterationIncrement',
+      'autoscaler.resizeUpIterationMax': 'resizeUpIterationMax',
+      'autoscaler.resizeDownIterationIncrement': 'resizeDownIterationIncrement',
+      'autoscaler.resizeDownIterationMax': 'resizeDownIterationMax',
     },
     clusterOnly: true,
-    required: ['metric', 'metricUpperBound'],
+    // Bounds (Brooklyn) or target tracking (HPA); `policy/autoscaler.ts` checks the rest.
+    required: ['metric', 'metricUpperBound|target'],
   },
   restarter: {
     aliases: ha('ServiceRestarter'),
-    keys: { failOnRecurringFailuresInThisDuration: 'duration', setOnFireOnFailure: 'boolean' },
+    keys: {
+      failOnRecurringFailuresInThisDuration: 'duration',
+      setOnFireOnFailure: 'boolean',
+      maxFailures: 'count',
+      backoffInitial: 'duration',
+      backoffMax: 'duration',
+    },
   },
   replacer: {
     aliases: ha('ServiceReplacer'),
-    keys: { failOnRecurringFailuresInThisDuration: 'duration' },
+    keys: { failOnRecurringFailuresInThisDuration: 'duration', maxFailures: 'count' },
     clusterOnly: true,
   },
   failureDetector: {
@@ -171,6 +194,7 @@ function readOne(
       'type',
     );
   }
+  const problemsBefore = ctx.problems.length;
   const config: Record<string, unknown> = {};
   const known = new Map<string, string>(Object.keys(spec.keys).map((k) => [k, k]));
   for (const [a, k] of Object.entries(spec.keyAliases ?? {})) known.set(a, k);
@@ -195,9 +219,12 @@ function readOne(
     if (v !== undefined) config[kind === 'duration' ? `${key}Ms` : key] = v;
   }
   for (const r of spec.required ?? []) {
-    if (!given.has(r)) report(ctx, item, `${what} '${type}'${where} needs '${r}'`, r);
+    const anyOf = r.split('|');
+    if (!anyOf.some((k) => given.has(k))) {
+      report(ctx, item, `${what} '${type}'${where} needs '${anyOf.join("' or '")}'`, anyOf[0]);
+    }
   }
-  checkBounds(pc, item, type, config);
+  checkBounds(pc, item, type, config, ctx.problems.length === problemsBefore);
   return { type, config };
 }
 
@@ -219,7 +246,13 @@ function readValue(pc: PolicyContext, e: Entry, where: string, kind: Kind): unkn
   }
 }
 
-function checkBounds(pc: PolicyContext, node: Node, type: string, c: Record<string, unknown>): void {
+function checkBounds(
+  pc: PolicyContext,
+  node: Node,
+  type: string,
+  c: Record<string, unknown>,
+  clean: boolean,
+): void {
   if (type !== 'autoscaler') return;
   const lt = (a: string, b: string): void => {
     if (typeof c[a] === 'number' && typeof c[b] === 'number' && (c[a] as number) > (c[b] as number)) {
@@ -230,6 +263,15 @@ function checkBounds(pc: PolicyContext, node: Node, type: string, c: Record<stri
       );
     }
   };
+  const before = pc.ctx.problems.length;
   lt('metricLowerBound', 'metricUpperBound');
   lt('minPoolSize', 'maxPoolSize');
+  if (!clean || pc.ctx.problems.length !== before) return;
+  // The rest of what the autoscaler will refuse at run time (both modes, equal bounds, steps...).
+  try {
+    autoscalerConfig(c);
+  } catch (e) {
+    const message = (e as Error).message.replace(/^autoscaler: /, '');
+    report(pc.ctx, node, `policy 'autoscaler'${pc.where}: ${message}`);
+  }
 }

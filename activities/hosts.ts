@@ -1,0 +1,250 @@
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { describeHost, type HostConnection } from '../src/core/hosts';
+import { LABEL } from '../src/core/names';
+import { isLocal, type DockerPool } from '../src/adapters/docker-pool';
+import { BASE_IMAGE } from '../src/adapters/base-image';
+import { berthHome } from '../src/adapters/paths';
+import { openSshSession } from '../src/adapters/ssh';
+import { createNetnsHost, destroyNetnsHost, ensureBerthSshKey, netnsIndexOf } from '../src/adapters/netns';
+import {
+  ensureImageOnHost,
+  ensureRegistryOnHost,
+  ensureSwarm,
+  leaveSwarm,
+  probeHost,
+  removeSwarmNode,
+} from '../src/adapters/provision';
+
+export interface HostActivityDeps {
+  docker: Docker;
+  pool: DockerPool;
+}
+
+export interface DescribedHost {
+  /** The connection with its host key pinned. */
+  connection: HostConnection;
+  cpus: number;
+  memoryBytes: number;
+  labels: Record<string, string>;
+}
+
+export interface HostReading {
+  ok: boolean;
+  error?: string;
+  sensors: {
+    containers: number;
+    running: number;
+    cpus: number;
+    memoryBytes: number;
+    load?: number;
+    atMs: number;
+  };
+}
+
+/** Turns a host problem into a failure the CLI prints as one line; adding a host never retries. */
+function hostFailure(host: HostConnection, err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const message = (err as Error)?.message ?? String(err);
+  const kind = (err as { kind?: string })?.kind;
+  const type =
+    kind === 'auth'
+      ? 'HostAuthFailed'
+      : kind === 'hostKey'
+        ? 'HostKeyMismatch'
+        : kind
+          ? 'HostUnreachable'
+          : 'HostRejected';
+  return ApplicationFailure.nonRetryable(`host ${describeHost(host)}: ${message}`, type);
+}
+
+function heartbeat(details: string): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // outside an activity
+  }
+}
+
+function engineLabels(info: { Labels?: string[] }): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of info.Labels ?? []) {
+    const eq = l.indexOf('=');
+    if (eq > 0) labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return labels;
+}
+
+/**
+ * Hosts joining and leaving the pool, and their sensors. Each step is idempotent: connecting again
+ * pins the same key, joining a swarm a host is already in is a no-op, a registry that answers is
+ * kept.
+ */
+export function createHostActivities({ docker: localDocker, pool }: HostActivityDeps) {
+  return {
+    /** Connects (pinning the host key on first use), checks the OS, installs Docker when missing. */
+    async connectHost(connection: HostConnection): Promise<DescribedHost> {
+      if (isLocal(connection)) {
+        const info = await localDocker.info();
+        return { connection, cpus: info.NCPU, memoryBytes: info.MemTotal, labels: engineLabels(info) };
+      }
+      try {
+        // A throwaway session first: it tells the host key to pin before the pool keeps a connection.
+        const probe = await openSshSession(connection.ssh!);
+        const pinned: HostConnection = {
+          ...connection,
+          ssh: { ...connection.ssh!, hostKey: connection.ssh!.hostKey ?? probe.hostKey },
+        };
+        try {
+          heartbeat('probing');
+          await probeHost(
+            (command, timeoutMs) => probe.exec(command, timeoutMs ?? 300_000),
+            describeHost(connection),
+          );
+        } finally {
+          await probe.close();
+        }
+        pool.forget(pinned.id);
+        const docker = await pool.docker(pinned);
+        const info = await docker.info();
+        return {
+          connection: pinned,
+          cpus: info.NCPU,
+          memoryBytes: info.MemTotal,
+          labels: engineLabels(info),
+        };
+      } catch (err) {
+        pool.forget(connection.id);
+        throw hostFailure(connection, err);
+      }
+    },
+
+    /**
+     * Gives a new host what the pool needs: the base image, membership of the pool's swarm (first
+     * three hosts are managers, so losing one keeps a quorum), and the registry (started on the
+     * first host when the pool has none).
+     */
+    async joinPool(req: {
+      host: HostConnection;
+      others: HostConnection[];
+      registry?: string;
+    }): Promise<{ swarmRole: 'manager' | 'worker'; registry: string }> {
+      try {
+        const hostDocker = await pool.docker(req.host);
+        heartbeat('base image');
+        await ensureImageOnHost(localDocker, hostDocker, BASE_IMAGE);
+        const members = [...req.others, req.host];
+        heartbeat('swarm');
+        const roles = await ensureSwarm(
+          await Promise.all(
+            members.map(async (h) => ({ id: h.id, docker: await pool.docker(h), address: h.address! })),
+          ),
+        );
+        let registry = req.registry;
+        if (!registry) {
+          heartbeat('registry');
+          const first = members[0];
+          registry = await ensureRegistryOnHost(
+            (command, timeoutMs) => pool.exec(first, command, timeoutMs),
+            first.address!,
+          );
+        }
+        return { swarmRole: roles[req.host.id] ?? 'worker', registry };
+      } catch (err) {
+        throw hostFailure(req.host, err);
+      }
+    },
+
+    /** One reading per host, in parallel, bounded; an unreachable host is a reading, not an error. */
+    async senseHosts(hosts: HostConnection[]): Promise<Record<string, HostReading>> {
+      const readings: Record<string, HostReading> = {};
+      await Promise.all(
+        hosts.map(async (h) => {
+          const empty = { containers: 0, running: 0, cpus: 0, memoryBytes: 0, atMs: Date.now() };
+          try {
+            const info = await withTimeout(
+              pool.docker(h).then((d) => d.info()),
+              5_000,
+              `host ${h.id} did not answer in 5 s`,
+            );
+            readings[h.id] = {
+              ok: true,
+              sensors: {
+                containers: info.Containers,
+                running: info.ContainersRunning,
+                cpus: info.NCPU,
+                memoryBytes: info.MemTotal,
+                atMs: Date.now(),
+              },
+            };
+          } catch (err) {
+            if ((err as Error)?.name === 'SshError') pool.forget(h.id);
+            readings[h.id] = { ok: false, error: (err as Error)?.message ?? String(err), sensors: empty };
+          }
+        }),
+      );
+      return readings;
+    },
+
+    /** A failed host leaves the swarm's books (so its addresses can be handed out again). */
+    async evictHost(req: { host: HostConnection; manager?: HostConnection }): Promise<void> {
+      pool.forget(req.host.id);
+      if (!req.manager) return;
+      await removeSwarmNode(await pool.docker(req.manager), req.host.id).catch(() => undefined);
+    },
+
+    /** A removed host leaves the swarm; a netns host Berth created is taken down. */
+    async retireHost(req: { host: HostConnection; manager?: HostConnection }): Promise<void> {
+      if (isLocal(req.host)) return;
+      try {
+        await leaveSwarm(await pool.docker(req.host));
+      } catch {
+        // A failed host cannot leave; the manager forgets it below.
+      }
+      pool.forget(req.host.id);
+      if (req.manager)
+        await removeSwarmNode(await pool.docker(req.manager), req.host.id).catch(() => undefined);
+      if (req.host.provider === 'netns') {
+        const where = netnsIndexOf(req.host);
+        if (where) await destroyNetnsHost(where.prefix, where.index);
+      }
+    },
+
+    async countAppContainers(host: HostConnection): Promise<number> {
+      const docker = await pool.docker(host);
+      const found = await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABEL.managed}=true`, `${LABEL.kind}=container`] },
+      });
+      return found.length;
+    },
+
+    /** A new Docker host on this machine: a network namespace with its own dockerd and sshd. */
+    async createNetnsHost(req: {
+      id: string;
+      prefix: string;
+      lan: string;
+      index: number;
+    }): Promise<HostConnection> {
+      const key = await ensureBerthSshKey(berthHome());
+      const made = await createNetnsHost({
+        prefix: req.prefix,
+        index: req.index,
+        lan: req.lan,
+        publicKeyFile: key.publicKeyFile,
+      });
+      return { ...made, id: req.id };
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

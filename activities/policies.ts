@@ -1,0 +1,282 @@
+import type Docker from 'dockerode';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { DockerPool } from '../src/adapters/docker-pool';
+import { LOCAL_HOST, type HostConnection } from '../src/core/hosts';
+import { LABEL, appWorkflowId } from '../src/core/names';
+import { appStateQuery, operateUpdate } from '../workflows/app';
+import { inventoryQuery, inventoryWorkflowId } from '../workflows/inventory';
+import type { OperationOptions, OperationRequest, OperationResult } from '../workflows/operations/types';
+import { asActivityFailure, isConflict, isNotFound, isNotModified } from './docker-errors';
+
+/**
+ * What policy workflows do to the world: read an app's desired size, ask the app workflow for a
+ * scale or heal (an update, which workflows cannot send) and wait for it, and restart a container
+ * in place. Each is idempotent: a retry asks for the same size again or starts a running container.
+ */
+
+export interface PolicyActivityDeps {
+  pool: DockerPool;
+  /** Defaults to the worker's own client (`Context.current().client`). */
+  client?: Client;
+}
+
+export interface OperationOutcome {
+  /** Empty when the app workflow refused the request. */
+  operationId: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface RestartRequest {
+  app: string;
+  instance: string;
+  containerId: string;
+  hostId?: string;
+  host?: HostConnection;
+  /** `unhealthy`: the container still runs (its health check fails), so it is restarted. */
+  kind?: 'die' | 'oom' | 'unhealthy';
+}
+
+export interface RestartOutcome {
+  /** `gone`: no such container any more (removed, or being removed) — replace it instead. */
+  outcome: 'restarted' | 'running' | 'gone';
+  containerId: string;
+}
+
+export interface ReplaceRequest {
+  app: string;
+  service: string;
+  instance: string;
+  /** The container that failed: only it (or a stopped one) is removed, never a healthy replacement. */
+  containerId?: string;
+  hostId?: string;
+  host?: HostConnection;
+  options?: OperationOptions;
+}
+
+export interface ReplaceOutcome extends OperationOutcome {
+  /** `replaced`: a heal ran; `already-replaced`: another container runs the instance already. */
+  outcome: 'replaced' | 'already-replaced' | 'failed';
+  /** The instance's container after the heal. */
+  containerId?: string;
+}
+
+const HEARTBEAT_MS = 2_000;
+
+function innermostMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  for (let i = 0; i < 6 && e?.cause; i++) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+export function createPolicyActivities({ pool, client: injected }: PolicyActivityDeps) {
+  const client = (): Client => injected ?? Context.current().client;
+
+  /** How to reach the pool's hosts, by id (from the inventory workflow of this task queue). */
+  async function poolConnections(): Promise<Map<string, HostConnection>> {
+    const { info } = Context.current();
+    const state = await client()
+      .workflow.getHandle(inventoryWorkflowId(info.taskQueue))
+      .query(inventoryQuery)
+      .catch(() => undefined);
+    const hosts = (state?.hosts ?? []) as { id: string; connection?: HostConnection }[];
+    return new Map(hosts.filter((h) => h.connection).map((h) => [h.id, h.connection!]));
+  }
+
+  /** The engine a container lives on: the given host, a pool host looked up by id, else local. */
+  async function dockerFor(host?: HostConnection, hostId?: string): Promise<Docker> {
+    if (host) return pool.docker(host);
+    if (hostId && hostId !== 'local') {
+      const found = (await poolConnections()).get(hostId);
+      if (found) return pool.docker(found);
+    }
+    return pool.docker();
+  }
+
+  async function appState(app: string) {
+    try {
+      return await client().workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        throw ApplicationFailure.nonRetryable(
+          `unknown app '${app}': no app workflow runs for it`,
+          'UnknownApp',
+        );
+      throw err;
+    }
+  }
+
+  /** Sends `operate` to the app workflow; a refused request is an outcome, not a failure. */
+  async function requestOperation(app: string, request: OperationRequest): Promise<OperationOutcome> {
+    try {
+      const { operationId } = await client()
+        .workflow.getHandle(appWorkflowId(app))
+        .executeUpdate(operateUpdate, { args: [request] });
+      return { operationId, ok: true };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        return { operationId: '', ok: false, error: `unknown app '${app}': no app workflow runs for it` };
+      if (err instanceof WorkflowUpdateFailedError)
+        return { operationId: '', ok: false, error: innermostMessage(err) };
+      throw err;
+    }
+  }
+
+  /**
+   * Waits, heartbeating, for an operation's result, then (bounded) until the app workflow has
+   * recorded it, so the policy's next read of the app sees the new size.
+   */
+  async function awaitOperation(
+    app: string,
+    operationId: string,
+  ): Promise<{ ok: boolean; error?: string; result?: OperationResult }> {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(operationId), HEARTBEAT_MS);
+    try {
+      ctx.heartbeat(operationId);
+      const result = await Promise.race([
+        client().workflow.getHandle(operationId).result() as Promise<OperationResult>,
+        ctx.cancelled,
+      ]);
+      await settled(app, operationId);
+      return { ok: true, result };
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) throw err;
+      await settled(app, operationId);
+      return { ok: false, error: innermostMessage(err) };
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function settled(app: string, operationId: string): Promise<void> {
+    const handle = client().workflow.getHandle(appWorkflowId(app));
+    for (let i = 0; i < 100; i++) {
+      const state = await handle.query(appStateQuery).catch(() => undefined);
+      const record = state?.operations.find((o) => o.id === operationId);
+      if (!record || record.status === 'completed' || record.status === 'failed') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  return {
+    /** The service's desired size as the app workflow holds it (the blueprint's before any scale). */
+    async serviceReplicas({ app, service }: { app: string; service: string }): Promise<number> {
+      const state = await appState(app);
+      if (state.phase === 'destroyed')
+        throw ApplicationFailure.nonRetryable(`app '${app}' has been destroyed`, 'UnknownApp');
+      const declared = state.blueprint?.services.find((s) => s.id === service);
+      if (!declared)
+        throw ApplicationFailure.nonRetryable(`app '${app}' has no service '${service}'`, 'UnknownService');
+      // A scale of this service queued or under way already decides its size (a scale-down's
+      // removed containers are not failures to recover).
+      const pending = state.operations
+        .filter((o) => o.status === 'queued' || o.status === 'running')
+        .map((o) => o.request)
+        .filter((r) => r?.type === 'scale' && r.service === service)
+        .at(-1);
+      if (pending?.type === 'scale') return pending.replicas;
+      return state.replicas[service] ?? declared.replicas;
+    },
+
+    /**
+     * The hosts a service's instances run on, for `sampleServiceStats` (empty: only the local
+     * engine, sample it as the default).
+     */
+    async serviceHosts({ app, service }: { app: string; service: string }): Promise<HostConnection[]> {
+      const state = await appState(app);
+      const ids = [...new Set(state.instances.filter((i) => i.service === service).map((i) => i.host))];
+      if (ids.every((id) => id === 'local')) return [];
+      const connections = await poolConnections();
+      return ids.flatMap((id) => {
+        const found = connections.get(id) ?? (id === 'local' ? LOCAL_HOST : undefined);
+        return found ? [found] : [];
+      });
+    },
+
+    /** Asks the app for `berth scale APP SERVICE N` and waits for the operation. */
+    async scaleService(req: {
+      app: string;
+      service: string;
+      replicas: number;
+      options?: OperationOptions;
+    }): Promise<OperationOutcome> {
+      const requested = await requestOperation(req.app, {
+        type: 'scale',
+        service: req.service,
+        replicas: req.replicas,
+        ...(req.options ? { options: req.options } : {}),
+      });
+      if (!requested.ok) return requested;
+      const { ok, error } = await awaitOperation(req.app, requested.operationId);
+      return { operationId: requested.operationId, ok, ...(error ? { error } : {}) };
+    },
+
+    /** `docker start` of the failed container itself (same id, same address, same host). */
+    async restartInstance(req: RestartRequest): Promise<RestartOutcome> {
+      const what = `restart ${req.instance} (${req.containerId.slice(0, 12)})`;
+      const docker = await dockerFor(req.host, req.hostId);
+      const container = docker.getContainer(req.containerId);
+      try {
+        const info = await container.inspect();
+        if (info.Config.Labels?.[LABEL.app] !== req.app)
+          return { outcome: 'gone', containerId: req.containerId };
+        if (info.State.Running && !info.State.Restarting) {
+          if (req.kind !== 'unhealthy') return { outcome: 'running', containerId: req.containerId };
+          await container.restart({ t: 5 });
+          return { outcome: 'restarted', containerId: req.containerId };
+        }
+        await container.start();
+        return { outcome: 'restarted', containerId: req.containerId };
+      } catch (err) {
+        // 404: removed; 409: being removed; 304: started meanwhile.
+        if (isNotFound(err) || isConflict(err)) return { outcome: 'gone', containerId: req.containerId };
+        if (isNotModified(err)) return { outcome: 'running', containerId: req.containerId };
+        throw asActivityFailure(err, what, req.hostId ?? 'local');
+      }
+    },
+
+    /**
+     * Removes the failed container (by label; only the one that failed, or one that is not running)
+     * and asks the app for a heal, which creates the instance again through placement.
+     */
+    async replaceInstance(req: ReplaceRequest): Promise<ReplaceOutcome> {
+      const docker = await dockerFor(req.host, req.hostId);
+      try {
+        const found = await docker.listContainers({
+          all: true,
+          filters: { label: [`${LABEL.app}=${req.app}`, `${LABEL.instance}=${req.instance}`] },
+        });
+        for (const c of found) {
+          if (req.containerId && c.Id !== req.containerId && c.State === 'running') {
+            return { outcome: 'already-replaced', operationId: '', ok: true, containerId: c.Id };
+          }
+          await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch((err: unknown) => {
+              if (!isNotFound(err) && !isConflict(err)) throw err;
+            });
+        }
+      } catch (err) {
+        throw asActivityFailure(err, `remove ${req.instance}`, req.hostId ?? 'local');
+      }
+      const requested = await requestOperation(req.app, {
+        type: 'heal',
+        ...(req.options ? { options: req.options } : {}),
+      });
+      if (!requested.ok) return { ...requested, outcome: 'failed' };
+      const { ok, error, result } = await awaitOperation(req.app, requested.operationId);
+      const containerId = result?.instances.find((i) => i.instance === req.instance)?.id;
+      return {
+        outcome: ok ? 'replaced' : 'failed',
+        operationId: requested.operationId,
+        ok,
+        ...(error ? { error } : {}),
+        ...(containerId ? { containerId } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,224 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Command } from 'commander';
+import {
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { UserError } from '../../core/errors';
+import { parseSshUrl, type HostConnection } from '../../core/hosts';
+import {
+  addHostUpdate,
+  addNetnsHostsUpdate,
+  drainHostUpdate,
+  hostsQuery,
+  inventoryWorkflowId,
+  removeHostUpdate,
+  settingsUpdate,
+  type HostView,
+} from '../../../workflows/inventory';
+import { info, printJson, setJsonMode, table } from '../output';
+import { parseCount, parseDuration } from '../durations';
+import { openSession, type Session } from '../session';
+
+/** Sends an update to the pool's inventory workflow (starting it on first use), one-line errors. */
+async function updatePool<Ret, Args extends unknown[]>(
+  session: Session,
+  def: UpdateDefinition<Ret, Args>,
+  ...args: Args
+): Promise<Ret> {
+  const { taskQueue } = session.target;
+  try {
+    return await session.client.workflow.executeUpdateWithStart(def, {
+      args,
+      startWorkflowOperation: new WithStartWorkflowOperation('inventory', {
+        workflowId: inventoryWorkflowId(taskQueue),
+        taskQueue,
+        args: [{}],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      // The update's failure wraps the activity's, which wraps the one that says what is wrong.
+      let cause = err as { message?: string; cause?: unknown };
+      for (let i = 0; i < 5 && cause.cause; i++) cause = cause.cause as typeof cause;
+      throw new UserError(cause.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+function printHosts(hosts: HostView[]): void {
+  info(
+    table([
+      ['HOST', 'PROVIDER', 'ADDRESS', 'STATUS', 'SWARM', 'CPUS', 'MEMORY', 'RESERVED', 'RUNNING'],
+      ...hosts.map((h) => [
+        h.id,
+        h.provider,
+        h.address ?? '-',
+        h.status + (h.failedReason ? ` (${h.failedReason})` : ''),
+        h.swarmRole ?? '-',
+        String(h.cpus),
+        gib(h.memoryBytes),
+        String(h.reservations),
+        h.sensors ? String(h.sensors.running) : '-',
+      ]),
+    ]),
+  );
+}
+
+/** `ssh://user@host[:port]` and a readable key file, or a one-line error naming what is wrong. */
+export function sshConnection(target: string, keyFile: string | undefined, name?: string): HostConnection {
+  const url = parseSshUrl(target);
+  if (!url) throw new UserError(`'${target}' is not a host: use ssh://user@host[:port], netns or local`);
+  if (!keyFile)
+    throw new UserError(`an SSH host needs --key FILE (the private key to log in as ${url.user})`);
+  const key = path.resolve(keyFile);
+  try {
+    fs.accessSync(key, fs.constants.R_OK);
+  } catch {
+    throw new UserError(`cannot read the key file ${key}`);
+  }
+  return {
+    id: name ?? url.host,
+    provider: 'ssh',
+    ssh: { host: url.host, port: url.port, user: url.user, keyFile: key },
+    address: url.host,
+  };
+}
+
+export function registerHosts(program: Command): void {
+  const hosts = program.command('hosts').description("the pool's Docker hosts: add, list, drain, remove");
+
+  hosts
+    .command('add')
+    .description(
+      'add a host: ssh://user@host[:port] --key FILE, netns (a new host on this machine), or local',
+    )
+    .argument('<target>', 'ssh://user@host[:port] | netns | local')
+    .option('--key <file>', 'private key for ssh hosts')
+    .option('--name <id>', 'host id in the pool (default: the address)')
+    .option('--count <n>', 'netns: how many hosts to create', '1')
+    .option('--prefix <name>', 'netns: name prefix of namespaces (letters/digits, up to 8)', 'berth')
+    .option('--lan <a.b.c>', "netns: the hosts' /24 LAN", '10.213.1')
+    .option('--max-hosts <n>', 'netns: most hosts provisioning may grow the pool to', '9')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        target: string,
+        opts: {
+          key?: string;
+          name?: string;
+          count: string;
+          prefix: string;
+          lan: string;
+          maxHosts: string;
+          json?: boolean;
+        },
+      ) => {
+        setJsonMode(Boolean(opts.json));
+        let added: HostView[];
+        if (target === 'netns') {
+          if (!/^[a-z][a-z0-9]{0,7}$/.test(opts.prefix))
+            throw new UserError(`--prefix '${opts.prefix}' must be a letter then up to 7 letters or digits`);
+          if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(opts.lan))
+            throw new UserError(`--lan '${opts.lan}' must be the first three octets of a /24, like 10.213.1`);
+          const count = parseCount(opts.count, '--count');
+          const maxHosts = parseCount(opts.maxHosts, '--max-hosts');
+          const session = await openSession({ autostart: true });
+          added = await updatePool(session, addNetnsHostsUpdate, {
+            provider: { prefix: opts.prefix, lan: opts.lan, maxHosts },
+            count,
+          });
+        } else {
+          const connection: HostConnection =
+            target === 'local'
+              ? { id: opts.name ?? 'local', provider: 'local' }
+              : sshConnection(target, opts.key, opts.name);
+          const session = await openSession({ autostart: true });
+          added = [await updatePool(session, addHostUpdate, { connection })];
+        }
+        if (opts.json) return printJson(added);
+        printHosts(added);
+      },
+    );
+
+  hosts
+    .command('configure')
+    .description('how the pool watches its hosts: sensing interval and misses before a host is failed')
+    .option('--sense-every <duration>', 'sensing interval (default 10s)')
+    .option('--failure-threshold <n>', 'consecutive missed readings before a host is failed (default 3)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { senseEvery?: string; failureThreshold?: string; json?: boolean }) => {
+      setJsonMode(Boolean(opts.json));
+      const changes: { sensorIntervalMs?: number; failureThreshold?: number } = {};
+      if (opts.senseEvery) changes.sensorIntervalMs = parseDuration(opts.senseEvery, '--sense-every');
+      if (opts.failureThreshold)
+        changes.failureThreshold = parseCount(opts.failureThreshold, '--failure-threshold');
+      const session = await openSession({ autostart: true });
+      const settings = await updatePool(session, settingsUpdate, changes);
+      if (opts.json) return printJson(settings);
+      info(
+        `hosts are sensed every ${settings.sensorIntervalMs} ms; failed after ${settings.failureThreshold} missed readings`,
+      );
+    });
+
+  hosts
+    .command('list')
+    .description("the pool's hosts with their status and sensors")
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      setJsonMode(Boolean(opts.json));
+      const session = await openSession({ autostart: false });
+      let list: HostView[];
+      try {
+        list = await session.client.workflow
+          .getHandle(inventoryWorkflowId(session.target.taskQueue))
+          .query(hostsQuery);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        list = [];
+      }
+      if (opts.json) return printJson(list);
+      if (list.length === 0) return info('no pool yet: apps go to the local engine');
+      printHosts(list);
+    });
+
+  hosts
+    .command('drain')
+    .description('stop placing on a host and move its containers to the others (the apps heal)')
+    .argument('<host>', 'host id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      setJsonMode(Boolean(opts.json));
+      const session = await openSession({ autostart: false });
+      const drained = await updatePool(session, drainHostUpdate, { id });
+      if (opts.json) return printJson(drained);
+      info(
+        `host ${id} is draining` +
+          (drained.apps.length
+            ? `; healing ${drained.apps.join(', ')} onto the other hosts`
+            : '; it ran nothing'),
+      );
+    });
+
+  hosts
+    .command('remove')
+    .description('take a drained (or failed) host out of the pool; a netns host is deleted')
+    .argument('<host>', 'host id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      setJsonMode(Boolean(opts.json));
+      const session = await openSession({ autostart: false });
+      const removed = await updatePool(session, removeHostUpdate, { id });
+      if (opts.json) return printJson(removed);
+      info(`host ${id} removed`);
+    });
+}

@@ -1,0 +1,22 @@
+/** Pure policy arithmetic: the autoscaler and the restarter/replacer. */
+export {
+  AUTOSCALER_DEFAULTS,
+  MAX_WINDOW_ENTRIES,
+  autoscalerConfig,
+  decide,
+  recommend,
+  type AutoscalerConfig,
+  type AutoscalerDecision,
+  type Recommendation,
+} from './autoscaler';
+export {
+  MAX_FAILURE_HISTORY,
+  RECOVERY_DEFAULTS,
+  backoffDelayMs,
+  onFailure,
+  recoveryConfig,
+  type FailureHistory,
+  type RecoveryAction,
+  type RecoveryConfig,
+} from './restarter';
+export { formatDurationMs, formatMetric } from './format';

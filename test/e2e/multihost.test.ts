@@ -1,0 +1,315 @@
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import Docker from 'dockerode';
+import { LABEL } from '../../src/core/names';
+import { destroyAllNetnsHosts, netnsHostSocket, stopNetnsDocker } from '../../src/adapters/netns';
+import { multihostPrefix, uniqueApp } from '../support/docker';
+import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
+
+/**
+ * Several Docker hosts on this machine (network namespaces with their own dockerd and sshd, made by
+ * `berth hosts add netns`), driven end to end through the CLI: spreading and packing, DNS and
+ * addresses across hosts on the overlay, an image built on one host and run on the others,
+ * provisioning when maxContainers is hit, and a host failure healed onto the remaining hosts.
+ */
+
+const PREFIX = multihostPrefix();
+const LAN = `10.213.${(process.pid % 200) + 20}`;
+
+interface HostRow {
+  id: string;
+  status: string;
+  address?: string;
+  swarmRole?: string;
+}
+interface Instance {
+  service: string;
+  instance: string;
+  id: string;
+  host: string;
+  ip: string;
+  state: string;
+}
+
+function ok(result: CliResult): string {
+  if (result.code !== 0) throw new Error(`berth exited ${result.code}: ${result.stderr}`);
+  return result.stdout;
+}
+
+function blueprint(app: string, body: string): string {
+  return `id: ${app}\nservices:\n${body}`;
+}
+
+describe('an app spread over three netns Docker hosts', () => {
+  const fixture = workerProcessFixture('multihost');
+  const { env, dir } = fixture;
+  const dockers = new Map<string, Docker>();
+  /** Apps a test deployed: destroyed after it even when it failed, so the next test sees an empty pool. */
+  const cleanups: string[] = [];
+  afterEach(async () => {
+    for (const app of cleanups.splice(0)) await cli(['destroy', app]);
+  }, 300_000);
+  const hostIndex = new Map<string, number>();
+
+  const cli = (args: string[], timeoutMs = 300_000) => runCli(args, env, timeoutMs);
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  const hosts = async (): Promise<HostRow[]> => JSON.parse(ok(await cli(['hosts', 'list', '--json'])));
+  const instances = async (app: string): Promise<Instance[]> =>
+    JSON.parse(ok(await cli(['status', app, '--json']))).apps[0]?.instances ?? [];
+  const dockerOn = (hostId: string): Docker => {
+    let d = dockers.get(hostId);
+    if (!d) {
+      d = new Docker({ socketPath: netnsHostSocket(PREFIX, hostIndex.get(hostId)!) });
+      dockers.set(hostId, d);
+    }
+    return d;
+  };
+  const exec = async (hostId: string, id: string, cmd: string[]) => {
+    const e = await dockerOn(hostId)
+      .getContainer(id)
+      .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const stream = await e.start({ hijack: true, stdin: false });
+    let output = '';
+    await new Promise<void>((resolve) => {
+      stream.on('data', (d: Buffer) => (output += d.toString('latin1')));
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+    });
+    return { code: (await e.inspect()).ExitCode, output };
+  };
+
+  beforeAll(async () => {
+    await destroyAllNetnsHosts(PREFIX);
+    const added = JSON.parse(
+      ok(
+        await cli([
+          'hosts',
+          'add',
+          'netns',
+          '--count',
+          '3',
+          '--prefix',
+          PREFIX,
+          '--lan',
+          LAN,
+          '--max-hosts',
+          '4',
+          '--json',
+        ]),
+      ),
+    ) as HostRow[];
+    added.forEach((h, i) => hostIndex.set(h.id, i + 1));
+    ok(await cli(['hosts', 'configure', '--sense-every', '1s', '--failure-threshold', '3']));
+  }, 300_000);
+
+  afterAll(async () => {
+    await destroyAllNetnsHosts(PREFIX);
+  }, 120_000);
+
+  test('the pool has three ready hosts in one swarm', async () => {
+    const list = await hosts();
+    expect(list.map((h) => [h.status, h.swarmRole])).toEqual([
+      ['ready', 'manager'],
+      ['ready', 'manager'],
+      ['ready', 'manager'],
+    ]);
+  });
+
+  test('a host that is unreachable or refuses the key is not added, and the pool is unchanged', async () => {
+    const before = await hosts();
+    const key = path.join(dir, 'other_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    expectOneLineError(
+      await cli(['hosts', 'add', `ssh://root@${LAN}.49:22`, '--key', key], 60_000),
+      /cannot reach|unreachable|timed out/i,
+    );
+    expectOneLineError(
+      await cli(
+        ['hosts', 'add', `ssh://root@${before[0].address}:22`, '--key', key, '--name', 'wrong-key'],
+        60_000,
+      ),
+      /authentication/i,
+    );
+    expectOneLineError(await cli(['hosts', 'add', 'ssh://nope@'], 30_000), /not a host/);
+
+    // A host that answers SSH but is not Debian or Ubuntu: a second sshd in h1's namespace whose every
+    // command prints an Alpine os-release.
+    const first = before[0];
+    const runDir = path.dirname(netnsHostSocket(PREFIX, hostIndex.get(first.id)!));
+    const config = path.join(dir, 'alpine_sshd_config');
+    fs.writeFileSync(
+      config,
+      fs
+        .readFileSync(path.join(runDir, 'sshd_config'), 'utf8')
+        .replace(/^ListenAddress .*$/m, `ListenAddress ${first.address}:2222`)
+        .replace(/^PidFile .*$/m, `PidFile ${dir}/alpine_sshd.pid`) +
+        `ForceCommand printf 'NAME="Alpine Linux"\\nID=alpine\\nVERSION_ID=3.19\\n'\n`,
+    );
+    const sshd = spawn(
+      'nsenter',
+      [`--net=/run/netns/${PREFIX}-h${hostIndex.get(first.id)}`, '/usr/sbin/sshd', '-D', '-f', config],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const berthKey = path.join(process.env.BERTH_HOME!, 'ssh', 'id_ed25519');
+      let result: CliResult | undefined;
+      for (let k = 0; k < 30; k++) {
+        result = await cli(
+          ['hosts', 'add', `ssh://root@${first.address}:2222`, '--key', berthKey, '--name', 'alpine'],
+          60_000,
+        );
+        if (!/cannot reach/.test(result.stderr)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expectOneLineError(result!, /alpine 3\.19: only Debian and Ubuntu hosts can be provisioned/);
+    } finally {
+      sshd.kill('SIGKILL');
+    }
+    const shape = (list: HostRow[]) =>
+      list.map(({ id, status, address, swarmRole }) => ({ id, status, address, swarmRole }));
+    expect(shape(await hosts())).toEqual(shape(before));
+  });
+
+  test('breadthFirst spreads a cluster over every host; depthFirst fills one host first', async () => {
+    const spread = uniqueApp('spread');
+    const packed = uniqueApp('packed');
+    const service = (chain: string) =>
+      `  - id: web\n    image: berth/busybox:1\n    replicas: 3\n    command: [httpd, -f, -p, '8080', -h, /]\n    ports: ['8080']\n    placement: [${chain}]\n`;
+    cleanups.push(spread, packed);
+    ok(await cli(['deploy', write('spread.yaml', blueprint(spread, service('breadthFirst'))), '--json']));
+    ok(await cli(['deploy', write('packed.yaml', blueprint(packed, service('depthFirst'))), '--json']));
+    const spreadHosts = new Set((await instances(spread)).map((i) => i.host));
+    const packedHosts = new Set((await instances(packed)).map((i) => i.host));
+    expect(spreadHosts.size).toBe(3);
+    expect(packedHosts.size).toBe(1);
+
+    // Across hosts, every name of the app resolves and answers over the overlay network.
+    const list = await instances(spread);
+    const from = list[0];
+    for (const other of list.slice(1)) {
+      const name = `${other.instance}.web.${spread}.berth`;
+      const got = await exec(from.host, from.id, [
+        'wget',
+        '-q',
+        '-O',
+        '-',
+        `http://${name}:8080/etc/hostname`,
+      ]);
+      expect({ name, code: got.code }).toEqual({ name, code: 0 });
+      expect(got.output).toContain(other.instance);
+      const byIp = await exec(from.host, from.id, ['ping', '-c1', '-W2', other.ip]);
+      expect(byIp.code).toBe(0);
+    }
+  });
+
+  test('an image built on one host runs on the others through the pool registry', async () => {
+    const app = uniqueApp('built');
+    const text = blueprint(
+      app,
+      `  - id: greeter\n    replicas: 3\n    placement: [breadthFirst]\n    dockerfile: |\n      FROM berth/busybox:1\n      RUN echo built-by-berth > /greeting\n      CMD ["sleep", "3600"]\n`,
+    );
+    cleanups.push(app);
+    ok(await cli(['deploy', write('built.yaml', text), '--json']));
+    const list = await instances(app);
+    expect(new Set(list.map((i) => i.host)).size).toBe(3);
+    for (const i of list) {
+      const got = await exec(i.host, i.id, ['cat', '/greeting']);
+      expect(got.output).toContain('built-by-berth');
+    }
+    ok(await cli(['destroy', app]));
+  });
+
+  test('maxContainers full on every host provisions a new netns host', async () => {
+    const app = uniqueApp('grow');
+    const text = blueprint(
+      app,
+      `  - id: web\n    image: berth/busybox:1\n    replicas: 4\n    command: [sleep, '3600']\n    placement:\n      - maxContainers: 1\n      - provisioning: {maxHosts: 4}\n      - breadthFirst\n`,
+    );
+    cleanups.push(app);
+    ok(await cli(['deploy', write('grow.yaml', text), '--json']));
+    const list = await hosts();
+    expect(list).toHaveLength(4);
+    const fourth = list.find((h) => !hostIndex.has(h.id))!;
+    hostIndex.set(fourth.id, 4);
+    expect((await instances(app)).filter((i) => i.host === fourth.id)).toHaveLength(1);
+    ok(await cli(['destroy', app]));
+  });
+
+  test('draining a host moves its containers to the others; a drained host can be removed', async () => {
+    const app = uniqueApp('drain');
+    const text = blueprint(
+      app,
+      `  - id: web\n    image: berth/busybox:1\n    replicas: 2\n    command: [sleep, '3600']\n    placement: [breadthFirst]\n`,
+    );
+    cleanups.push(app);
+    ok(await cli(['deploy', write('drain.yaml', text), '--json']));
+    const before = await instances(app);
+    const victim = before[0];
+    ok(await cli(['hosts', 'drain', victim.host]));
+    let after: Instance[] = [];
+    for (let i = 0; i < 60; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      after = await instances(app);
+      const moved = after.find((x) => x.instance === victim.instance);
+      if (moved && moved.host !== victim.host && moved.state === 'running' && after.length === 2) break;
+    }
+    expect(after.find((x) => x.instance === victim.instance)?.host).not.toBe(victim.host);
+    expect(after.every((x) => x.state === 'running')).toBe(true);
+    expect((await hosts()).find((h) => h.id === victim.host)?.status).toBe('draining');
+    ok(await cli(['hosts', 'remove', victim.host]));
+    expect((await hosts()).map((h) => h.id)).not.toContain(victim.host);
+    const namespaces = execFileSync('ip', ['netns', 'list'])
+      .toString()
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
+    expect(namespaces).not.toContain(`${PREFIX}-h${hostIndex.get(victim.host)}`);
+    hostIndex.delete(victim.host);
+  });
+
+  test('a host whose engine dies has its containers running again on the other hosts', async () => {
+    const app = uniqueApp('heal');
+    const text = blueprint(
+      app,
+      `  - id: web\n    image: berth/busybox:1\n    replicas: 3\n    command: [httpd, -f, -p, '8080', -h, /]\n    ports: ['8080']\n    placement: [breadthFirst]\n`,
+    );
+    cleanups.push(app);
+    ok(await cli(['deploy', write('heal.yaml', text), '--json']));
+    const before = await instances(app);
+    const victim = before[0];
+    const index = hostIndex.get(victim.host)!;
+    const killedAt = Date.now();
+    await stopNetnsDocker(PREFIX, index);
+    let after: Instance[] = [];
+    for (let i = 0; i < 120; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      after = await instances(app).catch(() => []);
+      const moved = after.find((x) => x.instance === victim.instance);
+      if (moved && moved.host !== victim.host && moved.state === 'running') break;
+    }
+    const healedMs = Date.now() - killedAt;
+    const moved = after.find((x) => x.instance === victim.instance)!;
+    expect(moved).toBeDefined();
+    expect(moved.host).not.toBe(victim.host);
+    expect(moved.state).toBe('running');
+    expect(after.map((x) => x.instance).sort()).toEqual(before.map((x) => x.instance).sort());
+    const failed = (await hosts()).find((h) => h.id === victim.host)!;
+    expect(failed.status).toBe('failed');
+    process.stdout.write(`host failure healed in ${healedMs} ms (address ${victim.ip} -> ${moved.ip})\n`);
+
+    ok(await cli(['destroy', app]));
+    for (const h of (await hosts()).filter((x) => x.status !== 'failed')) {
+      const left = await dockerOn(h.id).listContainers({
+        all: true,
+        filters: { label: [`${LABEL.app}=${app}`] },
+      });
+      expect({ host: h.id, left: left.length }).toEqual({ host: h.id, left: 0 });
+    }
+  });
+});

@@ -1,0 +1,89 @@
+import { parseBlueprint } from '../../src/core/blueprint/parse';
+import { plannedPolicies } from '../../workflows/policies/plan';
+import { parseSensorValue } from '../../src/adapters/policies';
+import { sensorValueOf } from '../../src/adapters/sensor-http';
+
+const bp = (policies: string, extra = '') =>
+  parseBlueprint(
+    `id: shop
+services:
+  - id: web
+    type: cluster
+    initialSize: 2
+    image: berth/busybox:1
+    policies:
+${policies}
+  - id: db
+    image: berth/busybox:1
+${extra}`,
+    'shop.yaml',
+  );
+
+describe('the policy workflows an app gets from its blueprint', () => {
+  test('one autoscaler and one resilience workflow (restarter + replacer) per service', () => {
+    const plans = plannedPolicies(
+      bp(`      - type: autoscaler
+        metric: requests
+        metricUpperBound: 10
+        maxPoolSize: 4
+        pollPeriod: 2s
+      - type: restarter
+        failOnRecurringFailuresInThisDuration: 1m
+      - type: replacer`),
+    );
+    expect(plans.map((p) => [p.workflowId, p.kind])).toEqual([
+      ['berth-policy-shop-web-autoscaler', 'autoscaler'],
+      ['berth-policy-shop-web-resilience', 'resilience'],
+    ]);
+    const [autoscaler, resilience] = plans;
+    if (autoscaler.kind !== 'autoscaler' || !('input' in autoscaler) || !('input' in resilience))
+      throw new Error('unexpected plan');
+    expect(autoscaler.input).toMatchObject({ app: 'shop', service: 'web', intervalMs: 2000 });
+    expect(autoscaler.input.config).toMatchObject({ metric: 'requests', maxPoolSize: 4, mode: 'bounds' });
+    expect(resilience.input).toMatchObject({
+      restarter: { windowMs: 60_000, maxFailures: 3 },
+      replacer: { windowMs: 300_000 },
+    });
+  });
+
+  test('the deploy option overrides pollPeriod, which overrides the 15 s default; the fingerprint follows', () => {
+    const policy = `      - type: autoscaler
+        metric: cpu
+        metricUpperBound: 80`;
+    const byDefault = plannedPolicies(bp(policy))[0];
+    const overridden = plannedPolicies(bp(policy), 250)[0];
+    const configured = plannedPolicies(bp(`${policy}\n        pollPeriod: 5s`))[0];
+    const interval = (p: typeof byDefault) =>
+      'input' in p && p.kind === 'autoscaler' ? p.input.intervalMs : -1;
+    expect([interval(byDefault), interval(overridden), interval(configured)]).toEqual([15_000, 250, 5_000]);
+    const fp = (p: typeof byDefault) => ('fingerprint' in p ? p.fingerprint : '');
+    expect(fp(byDefault)).not.toBe(fp(overridden));
+    expect(fp(byDefault)).toBe(fp(plannedPolicies(bp(policy))[0]));
+  });
+
+  test('services without policies get none', () => {
+    expect(plannedPolicies(parseBlueprint('id: a\nservices:\n  - id: s\n    image: x\n', 'a.yaml'))).toEqual(
+      [],
+    );
+  });
+});
+
+describe('sensor values', () => {
+  test.each([
+    ['42', 42],
+    [' -1.5 ', -1.5],
+    ['1e3', 1000],
+  ])('%j is %d', (text, value) => expect(parseSensorValue(text)).toBe(value));
+
+  test.each(['', 'abc', 'NaN', 'Infinity', '12abc'])('%j is refused with the value named', (text) =>
+    expect(() => parseSensorValue(text)).toThrow(`VALUE must be a number, got '${text}'`),
+  );
+
+  test('the HTTP body: a number as text or JSON {"value": n}', () => {
+    expect(sensorValueOf('7')).toBe(7);
+    expect(sensorValueOf('{"value": 8.5}')).toBe(8.5);
+    expect(() => sensorValueOf('{"value": "x"}')).toThrow('"value" must be a number, got "x"');
+    expect(() => sensorValueOf('{"nope": 1}')).toThrow('"value" must be a number, got nothing');
+    expect(() => sensorValueOf('{bad')).toThrow('body is not valid JSON');
+  });
+});
