@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { describeHost, type HostConnection } from '../src/core/hosts';
+import type { HostSensors } from '../workflows/inventory';
 import { LABEL } from '../src/core/names';
 import { isLocal, type DockerPool } from '../src/adapters/docker-pool';
 import { BASE_IMAGE } from '../src/adapters/base-image';
@@ -14,6 +15,7 @@ import {
   ensureSwarm,
   leaveSwarm,
   probeHost,
+  promoteManagers,
   removeSwarmNode,
 } from '../src/adapters/provision';
 
@@ -33,14 +35,7 @@ export interface DescribedHost {
 export interface HostReading {
   ok: boolean;
   error?: string;
-  sensors: {
-    containers: number;
-    running: number;
-    cpus: number;
-    memoryBytes: number;
-    load?: number;
-    atMs: number;
-  };
+  sensors: HostSensors;
 }
 
 /** Turns a host problem into a failure the CLI prints as one line; adding a host never retries. */
@@ -122,7 +117,7 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
 
     /**
      * Gives a new host what the pool needs: the base image, membership of the pool's swarm (first
-     * three hosts are managers, so losing one keeps a quorum), and the registry (started on the
+     * seven hosts are managers, so losing one keeps a quorum), and the registry (started on the
      * first host when the pool has none).
      */
     async joinPool(req: {
@@ -187,28 +182,45 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       return readings;
     },
 
-    /** A failed host leaves the swarm's books (so its addresses can be handed out again). */
-    async evictHost(req: { host: HostConnection; manager?: HostConnection }): Promise<void> {
+    /**
+     * A failed host leaves the swarm's books (so its addresses can be handed out again), and a
+     * worker takes its place as manager. Returns the pool's swarm roles after that.
+     */
+    async evictHost(req: {
+      host: HostConnection;
+      manager?: HostConnection;
+    }): Promise<Record<string, 'manager' | 'worker'>> {
       pool.forget(req.host.id);
-      if (!req.manager) return;
-      await removeSwarmNode(await pool.docker(req.manager), req.host.id).catch(() => undefined);
+      if (!req.manager) return {};
+      const manager = await pool.docker(req.manager);
+      await removeSwarmNode(manager, req.host.id).catch(() => undefined);
+      return promoteManagers(manager).catch(() => ({}));
     },
 
-    /** A removed host leaves the swarm; a netns host Berth created is taken down. */
-    async retireHost(req: { host: HostConnection; manager?: HostConnection }): Promise<void> {
-      if (isLocal(req.host)) return;
+    /** A removed host leaves the swarm (another takes its manager seat); a netns host is taken down. */
+    async retireHost(req: {
+      host: HostConnection;
+      manager?: HostConnection;
+    }): Promise<Record<string, 'manager' | 'worker'>> {
+      if (isLocal(req.host)) return {};
+      let roles: Record<string, 'manager' | 'worker'> = {};
+      if (req.manager) {
+        // Demoted and removed through a manager that stays, while the quorum still counts it.
+        const manager = await pool.docker(req.manager);
+        await removeSwarmNode(manager, req.host.id).catch(() => undefined);
+      }
       try {
         await leaveSwarm(await pool.docker(req.host));
       } catch {
-        // A failed host cannot leave; the manager forgets it below.
+        // A failed host cannot leave; the manager has forgotten it already.
       }
       pool.forget(req.host.id);
-      if (req.manager)
-        await removeSwarmNode(await pool.docker(req.manager), req.host.id).catch(() => undefined);
+      if (req.manager) roles = await promoteManagers(await pool.docker(req.manager)).catch(() => ({}));
       if (req.host.provider === 'netns') {
         const where = netnsIndexOf(req.host);
         if (where) await destroyNetnsHost(where.prefix, where.index);
       }
+      return roles;
     },
 
     async countAppContainers(host: HostConnection): Promise<number> {

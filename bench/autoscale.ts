@@ -6,71 +6,35 @@
  * instance passed the readiness check) and the container runs, then POSTs a value inside the
  * bounds. Runs its own embedded server (temporary BERTH_HOME and ports) and removes what it made.
  */
-import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import { createDockerClient } from '../src/adapters/docker';
 import { connectClient, temporalTarget } from '../src/adapters/temporal';
 import type { AutoscalerPolicyState } from '../workflows/policies/autoscaler';
 import { policyStateQuery } from '../workflows/policies/common';
 import { policyWorkflowId } from '../src/core/names';
+import {
+  benchHome,
+  berthCli,
+  median,
+  startServer,
+  stopServer,
+  targetBenchServer,
+  waitForServer,
+} from './support';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BERTH = path.join(ROOT, 'bin', 'berth');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 250);
 const APP = 'benchscale';
 const TEMPORAL_PORT = 17453;
 const SENSOR_PORT = 18455;
 
-const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-scale-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  BERTH_HOME: home,
-  BERTH_PORT: String(TEMPORAL_PORT),
-  BERTH_UI_PORT: '18453',
-  BERTH_CODEC_PORT: '18454',
-  BERTH_SENSOR_PORT: String(SENSOR_PORT),
-  BERTH_DNS_NETWORK: 'berth-dns-bench-scale',
-  BERTH_DNS_SUBNET: '10.207.2.0/24',
-};
-delete env.TEMPORAL_ADDRESS;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function berth(args: string[]): string {
-  const r = spawnSync(process.execPath, [BERTH, ...args], {
-    env,
-    encoding: 'utf8',
-    cwd: home,
-    timeout: 300_000,
-  });
-  if (r.status !== 0)
-    throw new Error(`berth ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.setTimeout(500, () => (s.destroy(), resolve(false)));
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function waitForServer(): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    if (fs.existsSync(path.join(home, 'server.pid')) && (await answers(TEMPORAL_PORT))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('embedded server did not start');
-}
+const { home, env } = benchHome(
+  'berth-bench-scale',
+  { temporal: TEMPORAL_PORT, ui: 18453, codec: 18454, sensor: SENSOR_PORT },
+  { network: 'berth-dns-bench-scale', subnet: '10.207.2.0/24' },
+);
+const berth = berthCli(env, home);
 
 async function sensor(value: number): Promise<void> {
   const r = await fetch(`http://127.0.0.1:${SENSOR_PORT}/v1/sensors/${APP}/web/load`, {
@@ -103,14 +67,13 @@ services:
         pollPeriod: ${INTERVAL_MS}ms
 `,
   );
-  const server = spawn(process.execPath, [BERTH, 'server'], { env, stdio: 'ignore' });
+  const server = startServer(env);
   const samples: number[] = [];
   let close: (() => Promise<void>) | undefined;
   try {
-    await waitForServer();
+    await waitForServer(home, TEMPORAL_PORT);
     berth(['deploy', file, '--json']);
-    Object.assign(process.env, { BERTH_HOME: home, BERTH_PORT: String(TEMPORAL_PORT) });
-    delete process.env.TEMPORAL_ADDRESS;
+    targetBenchServer(env);
     const client = await connectClient(temporalTarget());
     close = () => client.connection.close();
     const policy = client.workflow.getHandle(policyWorkflowId(APP, 'web', 'autoscaler'));
@@ -144,10 +107,7 @@ services:
     }
   } finally {
     await close?.().catch(() => undefined);
-    spawnSync(process.execPath, [BERTH, 'destroy', APP], { env });
-    spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
-    if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
-    fs.rmSync(home, { recursive: true, force: true });
+    await stopServer(server, env, home, APP);
   }
   console.log(
     JSON.stringify({

@@ -5,36 +5,23 @@
  * for compose we report `up -d` alone and `up -d` plus the wait until every port answers.
  * Runs its own embedded server (temporary BERTH_HOME and ports) and removes everything it made.
  */
-import { execFileSync, spawn, spawnSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
+import { BERTH, benchHome, median, startServer, stopServer, tcpAnswers, waitForServer } from './support';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BERTH = path.join(ROOT, 'bin', 'berth');
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const APP = 'benchberth';
 const PROJECT = 'benchcompose';
+const TEMPORAL_PORT = 17433;
 
-const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  BERTH_HOME: home,
-  BERTH_PORT: '17433',
-  BERTH_UI_PORT: '18433',
-  BERTH_CODEC_PORT: '18434',
-  // Its own DNS network and subnet, so it never meets a user's Berth.
-  BERTH_DNS_NETWORK: 'berth-dns-bench',
-  BERTH_DNS_SUBNET: '10.207.0.0/24',
-};
-delete env.TEMPORAL_ADDRESS;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+// Its own DNS network and subnet, so it never meets a user's Berth.
+const { home, env } = benchHome(
+  'berth-bench',
+  { temporal: TEMPORAL_PORT, ui: 18433, codec: 18434 },
+  { network: 'berth-dns-bench', subnet: '10.207.0.0/24' },
+);
 
 function run(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = env): number {
   const t0 = performance.now();
@@ -42,15 +29,6 @@ function run(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = env): nu
   if (r.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
   return performance.now() - t0;
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.setTimeout(500, () => (s.destroy(), resolve(false)));
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Waits (bounded: 60 s) until every published port of the compose project answers over loopback. */
@@ -68,18 +46,10 @@ async function composeReady(): Promise<void> {
   const deadline = Date.now() + 60_000;
   let pending = ports;
   while (pending.length && Date.now() < deadline) {
-    const ok = await Promise.all(pending.map(answers));
+    const ok = await Promise.all(pending.map((port) => tcpAnswers(port)));
     pending = pending.filter((_, i) => !ok[i]);
   }
   if (pending.length) throw new Error(`${pending.length} compose containers never answered`);
-}
-
-async function waitForServer(): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    if (fs.existsSync(path.join(home, 'server.pid')) && (await answers(17433))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('embedded server did not start');
 }
 
 async function main(): Promise<void> {
@@ -93,10 +63,10 @@ async function main(): Promise<void> {
     path.join(home, 'docker-compose.yml'),
     `version: "2.4"\nservices:\n  web:\n    image: berth/busybox:1\n    command: [httpd, -f, -p, "8080", -h, /www]\n    ports: ["127.0.0.1::8080"]\n`,
   );
-  const server = spawn(process.execPath, [BERTH, 'server'], { env, stdio: 'ignore' });
+  const server = startServer(env);
   const results = { berth: [] as number[], composeUp: [] as number[], composeReady: [] as number[] };
   try {
-    await waitForServer();
+    await waitForServer(home, TEMPORAL_PORT);
     // A warm-up deploy, so the first measured round does not pay for worker and network set-up.
     run(process.execPath, [BERTH, 'deploy', path.join(home, 'app.yaml'), '--json']);
     run(process.execPath, [BERTH, 'destroy', APP]);
@@ -112,11 +82,7 @@ async function main(): Promise<void> {
     }
   } finally {
     spawnSync(composeBin, ['-p', PROJECT, 'down', '-v'], { cwd: home, env });
-    spawnSync(process.execPath, [BERTH, 'destroy', APP], { env });
-    // `server stop` ends the server and Berth's DNS server of this home.
-    spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
-    if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
-    fs.rmSync(home, { recursive: true, force: true });
+    await stopServer(server, env, home, APP);
   }
   const berth = median(results.berth);
   const up = median(results.composeUp);

@@ -5,61 +5,33 @@
  * worst time from the kill to the answer. Runs its own embedded server (temporary BERTH_HOME and
  * ports) and removes everything it made.
  */
-import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
-import * as os from 'os';
 import * as path from 'path';
 import { createDockerClient } from '../src/adapters/docker';
 import { connectClient, temporalTarget } from '../src/adapters/temporal';
 import { hostWatcherWorkflowId } from '../workflows/policies/watcher';
+import {
+  benchHome,
+  berthCli,
+  median,
+  startServer,
+  stopServer,
+  targetBenchServer,
+  waitForServer,
+} from './support';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const BERTH = path.join(ROOT, 'bin', 'berth');
 const KILLS = Number(process.env.BENCH_KILLS ?? 20);
 const HTTP_PORT = Number(process.env.BENCH_HTTP_PORT ?? 18480);
 const APP = 'benchheal';
 const TEMPORAL_PORT = 17443;
 
-const home = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-heal-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  BERTH_HOME: home,
-  BERTH_PORT: String(TEMPORAL_PORT),
-  BERTH_UI_PORT: '18443',
-  BERTH_CODEC_PORT: '18444',
-  BERTH_SENSOR_PORT: '18445',
-  BERTH_DNS_NETWORK: 'berth-dns-bench-heal',
-  BERTH_DNS_SUBNET: '10.207.1.0/24',
-};
-delete env.TEMPORAL_ADDRESS;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-function berth(args: string[]): string {
-  const r = spawnSync(process.execPath, [BERTH, ...args], {
-    env,
-    encoding: 'utf8',
-    cwd: home,
-    timeout: 300_000,
-  });
-  if (r.status !== 0)
-    throw new Error(`berth ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
-function tcpAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.setTimeout(500, () => (s.destroy(), resolve(false)));
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
+const { home, env } = benchHome(
+  'berth-bench-heal',
+  { temporal: TEMPORAL_PORT, ui: 18443, codec: 18444, sensor: 18445 },
+  { network: 'berth-dns-bench-heal', subnet: '10.207.1.0/24' },
+);
+const berth = berthCli(env, home);
 
 /** An HTTP answer from httpd itself (docker-proxy accepts TCP even while the container is down). */
 function httpAnswers(port: number): Promise<boolean> {
@@ -73,19 +45,10 @@ function httpAnswers(port: number): Promise<boolean> {
   });
 }
 
-async function waitForServer(): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    if (fs.existsSync(path.join(home, 'server.pid')) && (await tcpAnswers(TEMPORAL_PORT))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('embedded server did not start');
-}
-
 /** The inventory starts a watcher per host; this makes sure the local one runs (reusing it if so). */
 async function ensureWatcher(): Promise<() => Promise<void>> {
   // This process talks to the bench's own server, with the codec key of its home.
-  Object.assign(process.env, { BERTH_HOME: home, BERTH_PORT: String(TEMPORAL_PORT) });
-  delete process.env.TEMPORAL_ADDRESS;
+  targetBenchServer(env);
   const target = temporalTarget();
   const client = await connectClient(target);
   await client.workflow.start('hostWatcher', {
@@ -114,13 +77,13 @@ services:
         failOnRecurringFailuresInThisDuration: 1ms
 `,
   );
-  const server = spawn(process.execPath, [BERTH, 'server'], { env, stdio: 'ignore' });
+  const server = startServer(env);
   const samples: number[] = [];
   /** Kill → the engine started the container again (its `StartedAt`): the policy's share. */
   const restarted: number[] = [];
   let closeClient: (() => Promise<void>) | undefined;
   try {
-    await waitForServer();
+    await waitForServer(home, TEMPORAL_PORT);
     berth(['deploy', file, '--json']);
     closeClient = await ensureWatcher();
     // Let the watcher follow the engine's events before the first kill.
@@ -151,10 +114,7 @@ services:
     }
   } finally {
     await closeClient?.().catch(() => undefined);
-    spawnSync(process.execPath, [BERTH, 'destroy', APP], { env });
-    spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
-    if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
-    fs.rmSync(home, { recursive: true, force: true });
+    await stopServer(server, env, home, APP);
   }
   console.log(
     JSON.stringify({

@@ -341,6 +341,10 @@ export async function inventory(input: InventoryInput): Promise<void> {
     }
   };
 
+  const applyRoles = (roles: Record<string, 'manager' | 'worker'>) => {
+    for (const h of state.hosts) if (roles[h.id] && h.status !== 'failed') h.swarmRole = roles[h.id];
+  };
+
   const markFailed = async (h: HostRecord, reason: string) => {
     h.status = 'failed';
     await stopWatcher(h.id);
@@ -349,9 +353,10 @@ export async function inventory(input: InventoryInput): Promise<void> {
     for (const [k] of lost) delete state.reservations[k];
     const apps = [...new Set(lost.map(([, r]) => r.app))];
     const manager = state.hosts.find((x) => x.status === 'ready' && x.swarmRole === 'manager');
-    await hostActivities()
+    const roles = await hostActivities()
       .evictHost({ host: h.connection, manager: manager?.connection })
-      .catch(() => undefined);
+      .catch(() => ({}));
+    applyRoles(roles);
     for (const app of apps) await tellApp(app, [h.id], reason);
   };
 
@@ -523,7 +528,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
         (x) => x.id !== id && x.status === 'ready' && x.swarmRole === 'manager',
       );
       await stopWatcher(id);
-      await hostActivities().retireHost({ host: h.connection, manager: manager?.connection });
+      applyRoles(await hostActivities().retireHost({ host: h.connection, manager: manager?.connection }));
       state.hosts = state.hosts.filter((x) => x.id !== id);
       if (state.registry && state.registry.startsWith(`${h.connection.address}:`)) state.registry = undefined;
       return { ...view(state, h), status: h.status };
@@ -561,6 +566,9 @@ export async function inventory(input: InventoryInput): Promise<void> {
   // Sense every host on an interval; a remote host that misses `failureThreshold` rounds has failed.
   for (let round = 0; round < 100_000; round++) {
     const { sensorIntervalMs, failureThreshold } = settings();
+    // A pool of only the local engine has nothing to sense: no timer until a remote host joins.
+    const sensing = () => state.hosts.some((h) => h.status !== 'failed' && remote(h));
+    if (!sensing()) await condition(() => workflowInfo().continueAsNewSuggested || sensing());
     await condition(() => workflowInfo().continueAsNewSuggested, sensorIntervalMs);
     if (workflowInfo().continueAsNewSuggested) break;
     if (changing) continue;

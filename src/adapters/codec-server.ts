@@ -1,8 +1,8 @@
 import * as http from 'http';
-import type { AddressInfo } from 'net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { UserError } from '../core/errors';
 import { berthCodec } from './codec';
+import { listenJson, sendJson as send } from './http-server';
 
 /**
  * Temporal's remote codec protocol, for the Web UI and `temporal workflow show --codec-endpoint`:
@@ -77,12 +77,6 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 export function codecRequestHandler(
   codec: PayloadCodec,
   origin: string,
@@ -135,32 +129,14 @@ export function codecRequestHandler(
 
 /** Starts the codec server on 127.0.0.1 (`port` 0 picks a free one). */
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
-  const handler = codecRequestHandler(options.codec ?? berthCodec(), options.origin);
-  const server = http.createServer((req, res) => {
-    handler(req, res).catch((err: Error) => {
-      if (!res.headersSent) send(res, 500, { message: err.message });
-      else res.destroy();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new UserError(
-              `codec server: port ${options.port} on 127.0.0.1 is in use (choose another with --port or BERTH_CODEC_PORT)`,
-            )
-          : new UserError(`codec server: ${err.message}`),
-      ),
-    );
-    server.listen(options.port, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { port, close } = await listenJson(
+    codecRequestHandler(options.codec ?? berthCodec(), options.origin),
+    {
+      port: options.port,
+      host: '127.0.0.1',
+      what: 'codec server',
+      portHint: '--port or BERTH_CODEC_PORT',
+    },
+  );
+  return { url: `http://127.0.0.1:${port}`, close };
 }

@@ -136,8 +136,12 @@ export interface SwarmMember {
 export type SwarmRole = 'manager' | 'worker';
 
 export const HOST_NODE_LABEL = 'berth.host';
-/** Managers keep a raft quorum when one of them fails; more only slow consensus down. */
-const MANAGERS = 3;
+/**
+ * Every host is a manager, up to seven: a worker promoted later never took its raft seat here
+ * (its role changed, its ManagerStatus never came), so the pool cannot count on promotion to
+ * restore a quorum after a manager leaves or fails. Joining as a manager does work.
+ */
+const MANAGERS = 7;
 /** Overlay subnets Docker picks itself (ingress); apps' networks get explicit subnets anyway. */
 const ADDR_POOLS = ['10.202.0.0/16', '172.30.0.0/16'];
 
@@ -170,7 +174,7 @@ function inCidr(address: string, cidr: string): boolean {
 
 /**
  * Puts every member in one swarm: initialised on the first member when none of them is a manager,
- * joined by the others (managers until there are three, then workers), skipping members already
+ * joined by the others (managers until there are seven, then workers), skipping members already
  * in it. A member that still believes it belongs to this swarm after being removed from it (a
  * failed host that came back) leaves and joins again; a member of some other swarm is an error
  * rather than a swarm torn down. Returns each member's role, by id.
@@ -279,6 +283,29 @@ export async function removeSwarmNode(managerDocker: Docker, nodeIdOrHostname: s
   }
   await managerDocker.getNode(node.ID).remove({ force: true });
   return true;
+}
+
+/**
+ * Tops the managers up to seven while the swarm has the nodes for it (best effort, see MANAGERS): after a manager failed or left,
+ * ready workers are promoted (oldest first), so the next failure still leaves a quorum. Returns
+ * every labelled node's role by pool id.
+ */
+export async function promoteManagers(managerDocker: Docker): Promise<Record<string, SwarmRole>> {
+  const nodes = (await managerDocker.listNodes()) as NodeInfo[];
+  const ready = nodes.filter((n) => n.Status?.State === 'ready' && n.Spec.Availability === 'active');
+  let managers = ready.filter((n) => n.Spec.Role === 'manager').length;
+  for (const n of ready.filter((x) => x.Spec.Role === 'worker')) {
+    if (managers >= MANAGERS) break;
+    await managerDocker.getNode(n.ID).update({ version: n.Version.Index, ...n.Spec, Role: 'manager' });
+    n.Spec.Role = 'manager';
+    managers++;
+  }
+  const roles: Record<string, SwarmRole> = {};
+  for (const n of nodes) {
+    const id = n.Spec.Labels?.[HOST_NODE_LABEL];
+    if (id) roles[id] = n.Spec.Role;
+  }
+  return roles;
 }
 
 // ----------------------------------------------------------------------------------- registry

@@ -1,7 +1,6 @@
 import * as http from 'http';
-import type { AddressInfo } from 'net';
 import type { Client } from '@temporalio/client';
-import { UserError } from '../core/errors';
+import { listenJson, sendJson as send } from './http-server';
 import { BadSensorValueError, PolicyNotFoundError, parseSensorValue, pushMetric } from './policies';
 
 /**
@@ -22,12 +21,6 @@ const ROUTE = /^\/v1\/sensors\/([^/]+)\/([^/]+)\/([^/]+)\/?$/;
 
 export function defaultSensorPort(): number {
   return Number(process.env.BERTH_SENSOR_PORT ?? 8235);
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function readBody(req: http.IncomingMessage): Promise<string> {
@@ -102,33 +95,11 @@ export async function startSensorServer(options: {
   host?: string;
 }): Promise<SensorServer> {
   const host = options.host ?? '127.0.0.1';
-  const handler = sensorRequestHandler(options.client);
-  const server = http.createServer((req, res) => {
-    handler(req, res).catch((err: Error) => {
-      if (!res.headersSent) send(res, 500, { message: err.message });
-      else res.destroy();
-    });
+  const { port, close } = await listenJson(sensorRequestHandler(options.client), {
+    port: options.port,
+    host,
+    what: 'sensor endpoint',
+    portHint: 'BERTH_SENSOR_PORT or --sensor-port',
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new UserError(
-          err.code === 'EADDRINUSE'
-            ? `sensor endpoint: port ${options.port} on ${host} is in use (choose another with BERTH_SENSOR_PORT or --sensor-port)`
-            : `sensor endpoint: ${err.message}`,
-        ),
-      ),
-    );
-    server.listen(options.port, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: `http://${host}:${port}`, port, close };
 }

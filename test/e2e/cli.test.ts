@@ -32,7 +32,7 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
     expect(apps[0].instances.map((i: { state: string }) => i.state)).toEqual(containers.map(() => 'running'));
 
     const human = await runCli(['status', app], env);
-    expect(human.stdout).toMatch(new RegExp(`${app}\\s+\\S+\\s+\\S+-1\\s+running`));
+    expect(human.stdout).toMatch(new RegExp(`${app}\\s+\\S+\\s+\\S+-1\\s+local\\s+running`));
 
     const scaled = await runCli(['scale', app, 'web', '2', '--json'], env);
     expect(scaled.code).toBe(0);

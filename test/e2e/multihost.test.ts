@@ -41,6 +41,8 @@ function blueprint(app: string, body: string): string {
   return `id: ${app}\nservices:\n${body}`;
 }
 
+jest.setTimeout(300_000);
+
 describe('an app spread over three netns Docker hosts', () => {
   const fixture = workerProcessFixture('multihost');
   const { env, dir } = fixture;

@@ -301,8 +301,8 @@ describe('netns hosts over SSH', () => {
     const t0 = performance.now();
     const roles = await ensureSwarm(members);
     const swarmMs = performance.now() - t0;
-    const managersAndWorker = Object.fromEntries(hosts.map((h, i) => [h.id, i < 3 ? 'manager' : 'worker']));
-    expect(roles).toEqual(managersAndWorker);
+    // Every host joins as a manager (up to seven): promotion later is not relied on.
+    expect(roles).toEqual(Object.fromEntries(hosts.map((h) => [h.id, 'manager'])));
     const t1 = performance.now();
     expect(await ensureSwarm(members)).toEqual(roles); // idempotent
     console.log(
@@ -397,10 +397,8 @@ describe('netns hosts over SSH', () => {
     await dockers[2].ping();
     const members = hosts.map((h, i) => ({ id: h.id, docker: dockers[i], address: h.address! }));
     const t2 = performance.now();
-    // back as a manager: the swarm had two left
-    expect(await ensureSwarm(members)).toEqual(
-      Object.fromEntries(hosts.map((h, i) => [h.id, i < 3 ? 'manager' : 'worker'])),
-    );
+    // back as a manager: the swarm had three left
+    expect(await ensureSwarm(members)).toEqual(Object.fromEntries(hosts.map((h) => [h.id, 'manager'])));
     console.log(
       `engine restart ${restartMs.toFixed(0)} ms; rejoin ${(performance.now() - t2).toFixed(0)} ms`,
     );

@@ -40,6 +40,17 @@ async function record(): Promise<void> {
     await client.close();
   }
   fs.mkdirSync(DIR, { recursive: true });
+  const { inventoryWorkflowId } = await import('../../workflows/inventory');
+  const show = (id: string) =>
+    execFileSync(
+      findTemporalCli(),
+      ['workflow', 'show', '--address', testAddress(), '-w', id, '-o', 'json'],
+      {
+        encoding: 'utf8',
+      },
+    );
+  // The host pool's history so far (it keeps running): reservations, subnets, releases.
+  fs.writeFileSync(path.join(DIR, 'berth-inventory.json'), show(inventoryWorkflowId(taskQueue)));
   for (const id of [
     `berth-app-${app}`,
     `berth-deploy-${app}-1`,
@@ -72,6 +83,7 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-deploy-1.json',
         'berth-destroy-4.json',
         'berth-heal-3.json',
+        'berth-inventory.json',
         'berth-scale-2.json',
       ].sort(),
     );

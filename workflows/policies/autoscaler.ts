@@ -20,7 +20,6 @@ import type { ActivityTuning } from '../activity-options';
 import type { OperationOptions } from '../operations/types';
 import {
   KEEP_DECISIONS,
-  KEEP_FAILURES,
   messageOf,
   nowMs,
   operationPolicyActivities,
@@ -28,6 +27,7 @@ import {
   policyStateQuery,
   pushBounded,
   quickPolicyActivities,
+  recordFailure,
   resumeSignal,
   type PolicyFailure,
   type PolicyStatus,
@@ -143,8 +143,7 @@ export async function autoscalerPolicy(input: AutoscalerPolicyInput): Promise<Au
     intervalMs,
     ...s,
   });
-  const fail = (step: string, err: unknown) =>
-    pushBounded(s.failures, { atMs: nowMs(), step, message: messageOf(err) }, KEEP_FAILURES);
+  const fail = (step: string, err: unknown) => recordFailure(s.failures, step, err);
   const reconfigure = (req: AutoscalerReconfigure): void => {
     config = autoscalerConfig(req.config);
     if (req.intervalMs !== undefined) intervalMs = req.intervalMs;

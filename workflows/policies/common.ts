@@ -51,6 +51,11 @@ export function messageOf(err: unknown): string {
   return e?.message ?? String(err);
 }
 
+/** Records a failure in `policyState`, keeping the last KEEP_FAILURES. */
+export function recordFailure(failures: PolicyFailure[], step: string, err: unknown): void {
+  pushBounded(failures, { atMs: nowMs(), step, message: messageOf(err) }, KEEP_FAILURES);
+}
+
 /** Short calls (read the app's state, docker start): bounded, a few retries. */
 export function quickPolicyActivities(tuning: ActivityTuning = {}) {
   return proxyActivities<BerthActivities>({

@@ -15,7 +15,6 @@ import type { ActivityTuning } from '../activity-options';
 import type { OperationOptions } from '../operations/types';
 import {
   KEEP_DECISIONS,
-  KEEP_FAILURES,
   messageOf,
   nowMs,
   operationPolicyActivities,
@@ -23,6 +22,7 @@ import {
   policyStateQuery,
   pushBounded,
   quickPolicyActivities,
+  recordFailure,
   resumeSignal,
   type PolicyFailure,
   type PolicyStatus,
@@ -171,8 +171,7 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
     runs: s.runs,
   });
   const record = (action: ResilienceAction) => pushBounded(s.actions, action, KEEP_DECISIONS);
-  const fail = (step: string, err: unknown) =>
-    pushBounded(s.failures, { atMs: nowMs(), step, message: messageOf(err) }, KEEP_FAILURES);
+  const fail = (step: string, err: unknown) => recordFailure(s.failures, step, err);
   const reset = (instance?: string) => {
     for (const h of Object.values(s.instances)) {
       if (instance && h.instance !== instance) continue;

@@ -63,12 +63,13 @@ export function registerStatus(program: Command): void {
           a.app,
           i.service,
           i.instance,
+          i.host,
           i.state,
           i.ip ?? '-',
           i.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.container}/${p.protocol}`).join(',') || '-',
           instanceDnsName(a.app, i.service, i.instance),
         ]),
       );
-      info(table([['APP', 'SERVICE', 'INSTANCE', 'STATE', 'IP', 'PORTS', 'DNS'], ...rows]));
+      info(table([['APP', 'SERVICE', 'INSTANCE', 'HOST', 'STATE', 'IP', 'PORTS', 'DNS'], ...rows]));
     });
 }

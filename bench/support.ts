@@ -1,0 +1,114 @@
+/**
+ * What the end-to-end benches (deploy, heal, autoscale) share: a temporary BERTH_HOME with the
+ * bench's own ports and DNS network (so it never meets a user's Berth), the `berth` CLI run against
+ * it, and starting, waiting for and stopping its embedded server.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const BERTH = path.join(ROOT, 'bin', 'berth');
+
+export interface BenchPorts {
+  temporal: number;
+  ui: number;
+  codec: number;
+  /** Unset: BERTH_SENSOR_PORT is inherited from this process's environment. */
+  sensor?: number;
+}
+
+export interface BenchDns {
+  network: string;
+  subnet: string;
+}
+
+/** A fresh `$TMPDIR/<stem>-XXXXXX` home and the environment that points Berth at it. */
+export function benchHome(
+  stem: string,
+  ports: BenchPorts,
+  dns: BenchDns,
+): { home: string; env: NodeJS.ProcessEnv } {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `${stem}-`));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BERTH_HOME: home,
+    BERTH_PORT: String(ports.temporal),
+    BERTH_UI_PORT: String(ports.ui),
+    BERTH_CODEC_PORT: String(ports.codec),
+    ...(ports.sensor !== undefined ? { BERTH_SENSOR_PORT: String(ports.sensor) } : {}),
+    BERTH_DNS_NETWORK: dns.network,
+    BERTH_DNS_SUBNET: dns.subnet,
+  };
+  delete env.TEMPORAL_ADDRESS;
+  return { home, env };
+}
+
+/** Makes this process's own Temporal client (`temporalTarget()`) talk to the bench's server. */
+export function targetBenchServer(env: NodeJS.ProcessEnv): void {
+  Object.assign(process.env, { BERTH_HOME: env.BERTH_HOME, BERTH_PORT: env.BERTH_PORT });
+  delete process.env.TEMPORAL_ADDRESS;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** `berth <args>` in `home` with `env`: its stdout, or an error with its stderr (or stdout). */
+export function berthCli(
+  env: NodeJS.ProcessEnv,
+  home: string,
+  timeoutMs = 300_000,
+): (args: string[]) => string {
+  return (args) => {
+    const r = spawnSync(process.execPath, [BERTH, ...args], {
+      env,
+      encoding: 'utf8',
+      cwd: home,
+      timeout: timeoutMs,
+    });
+    if (r.status !== 0)
+      throw new Error(`berth ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+    return r.stdout;
+  };
+}
+
+/** Does something accept a TCP connection on `host:port` within `timeoutMs`? */
+export function tcpAnswers(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(timeoutMs, () => (s.destroy(), resolve(false)));
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** `berth server` for this home, in the background. */
+export function startServer(env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [BERTH, 'server'], { env, stdio: 'ignore' });
+}
+
+/** Waits (bounded: 240 tries, 250 ms apart) for `$home/server.pid` and the Temporal port. */
+export async function waitForServer(home: string, temporalPort: number): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if (fs.existsSync(path.join(home, 'server.pid')) && (await tcpAnswers(temporalPort))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('embedded server did not start');
+}
+
+/** Destroys the app, stops the server (and Berth's DNS server of this home), removes the home. */
+export async function stopServer(
+  server: ChildProcess,
+  env: NodeJS.ProcessEnv,
+  home: string,
+  app: string,
+): Promise<void> {
+  spawnSync(process.execPath, [BERTH, 'destroy', app], { env });
+  spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
+  if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
+  fs.rmSync(home, { recursive: true, force: true });
+}
