@@ -140,10 +140,18 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
         if (!registry) {
           heartbeat('registry');
           const first = members[0];
-          registry = await ensureRegistryOnHost(
-            (command, timeoutMs) => pool.exec(first, command, timeoutMs),
-            first.address!,
-          );
+          // A registry that did not come up is started again (bounded): a loaded host can be slow.
+          for (let attempt = 1; !registry; attempt++) {
+            try {
+              registry = await ensureRegistryOnHost(
+                (command, timeoutMs) => pool.exec(first, command, timeoutMs),
+                first.address!,
+              );
+            } catch (err) {
+              if (attempt >= 3) throw err;
+              await new Promise((r) => setTimeout(r, 1000));
+            }
+          }
         }
         return { swarmRole: roles[req.host.id] ?? 'worker', registry };
       } catch (err) {

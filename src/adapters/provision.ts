@@ -355,7 +355,8 @@ export async function ensureRegistryOnHost(exec: RemoteExec, address: string): P
     `printf '%s\\n' "${config}" | $S tee $D/config.yml >/dev/null`,
     `$S env D="$D" sh -c 'setsid nohup docker-registry serve $D/config.yml >>$D/registry.log 2>&1 </dev/null & echo $! >$D/registry.pid'`,
     // ours must be the one answering (not some other server on that port)
-    'for i in $(seq 1 100); do ours || break; answers 2>/dev/null && exit 0; sleep 0.1; done',
+    // (give a process that is still starting, or still exec-ing, two seconds before calling it dead)
+    'for i in $(seq 1 200); do if ours; then answers 2>/dev/null && exit 0; elif [ $i -gt 20 ]; then break; fi; sleep 0.1; done',
     `echo "registry did not answer on ${listen}: $(tail -n 3 $D/registry.log)" >&2; exit 1`,
   ].join('\n');
   const r = await exec(script, 120_000);

@@ -4,7 +4,7 @@ import * as path from 'path';
 import Docker from 'dockerode';
 import { LABEL } from '../../src/core/names';
 import { destroyAllNetnsHosts, netnsHostSocket, stopNetnsDocker } from '../../src/adapters/netns';
-import { multihostPrefix, uniqueApp } from '../support/docker';
+import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
 
 /**
@@ -71,19 +71,7 @@ describe('an app spread over three netns Docker hosts', () => {
     }
     return d;
   };
-  const exec = async (hostId: string, id: string, cmd: string[]) => {
-    const e = await dockerOn(hostId)
-      .getContainer(id)
-      .exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-    const stream = await e.start({ hijack: true, stdin: false });
-    let output = '';
-    await new Promise<void>((resolve) => {
-      stream.on('data', (d: Buffer) => (output += d.toString('latin1')));
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-    });
-    return { code: (await e.inspect()).ExitCode, output };
-  };
+  const exec = (hostId: string, id: string, cmd: string[]) => execIn(id, cmd, dockerOn(hostId));
 
   beforeAll(async () => {
     await destroyAllNetnsHosts(PREFIX);

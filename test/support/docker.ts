@@ -47,9 +47,13 @@ export async function removeTestApps(): Promise<void> {
   }
 }
 
-/** Runs a command in a container and returns its exit code and combined output. */
-export async function execIn(id: string, cmd: string[]): Promise<{ code: number; output: string }> {
-  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+/** Runs a command in a container (on `engine`, default the local one): exit code and combined output. */
+export async function execIn(
+  id: string,
+  cmd: string[],
+  engine: Docker = docker,
+): Promise<{ code: number; output: string }> {
+  const exec = await engine.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve) => {

@@ -26,7 +26,7 @@ import {
   type RemoteExec,
 } from '../../src/adapters/provision';
 import { fetchHostKey, openSshSession, SshError, type SshSession } from '../../src/adapters/ssh';
-import { docker as localDocker } from '../support/docker';
+import { docker as localDocker, execIn } from '../support/docker';
 
 /**
  * The multi-host adapters on real hosts: three network namespaces on this machine, each with its
@@ -60,23 +60,6 @@ async function expectSshError(p: Promise<unknown>): Promise<SshError> {
     return err as SshError;
   }
   throw new Error('expected an SshError');
-}
-
-/** Runs a command in a container through the given engine; stdout and stderr as one string. */
-async function execIn(docker: Docker, id: string, cmd: string[]): Promise<{ code: number; output: string }> {
-  const e = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
-  const stream = await e.start({ hijack: true, stdin: false });
-  const chunks: Buffer[] = [];
-  await new Promise<void>((resolve) => {
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', resolve);
-    stream.on('close', resolve);
-  });
-  const raw = Buffer.concat(chunks);
-  let output = '';
-  for (let at = 0; at + 8 <= raw.length; at += 8 + raw.readUInt32BE(at + 4))
-    output += raw.subarray(at + 8, at + 8 + raw.readUInt32BE(at + 4)).toString();
-  return { code: (await e.inspect()).ExitCode ?? -1, output };
 }
 
 async function runToExit(docker: Docker, image: string, cmd: string[]): Promise<string> {
@@ -335,11 +318,11 @@ describe('netns hosts over SSH', () => {
     await start(dockers[0], 'web-1', ip(11), ['web-1.web.app.berth', 'web.app.berth']);
     const db = await start(dockers[2], 'db-1', ip(12), ['db-1.db.app.berth']);
 
-    expect((await execIn(dockers[2], db, ['ping', '-c1', '-W2', ip(11)])).code).toBe(0);
+    expect((await execIn(db, ['ping', '-c1', '-W2', ip(11)], dockers[2])).code).toBe(0);
     // The name reaches h3's embedded DNS through the swarm's gossip: allow it a few seconds.
     let named = { code: -1, output: '' };
     for (let k = 0; k < 20 && named.code !== 0; k++) {
-      named = await execIn(dockers[2], db, ['ping', '-c1', '-W2', 'web-1.web.app.berth']);
+      named = await execIn(db, ['ping', '-c1', '-W2', 'web-1.web.app.berth'], dockers[2]);
       if (named.code !== 0) await sleep(500);
     }
     expect(named.output).toContain(ip(11));
