@@ -164,20 +164,22 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       const readings: Record<string, HostReading> = {};
       await Promise.all(
         hosts.map(async (h) => {
-          const empty = { containers: 0, running: 0, cpus: 0, memoryBytes: 0, atMs: Date.now() };
+          const empty = { containers: 0, running: 0, atMs: Date.now() };
           try {
-            const info = await withTimeout(
-              pool.docker(h).then((d) => d.info()),
+            // `/_ping` and the container list never wait on the swarm: `docker info` does, and it hangs
+            // on every manager while the swarm elects a new leader (which made healthy hosts miss).
+            const docker = await withTimeout(pool.docker(h), 5_000, `host ${h.id} did not connect in 5 s`);
+            await withTimeout(docker.ping(), 5_000, `host ${h.id} did not answer in 5 s`);
+            const containers = await withTimeout(
+              docker.listContainers({ all: true }),
               5_000,
-              `host ${h.id} did not answer in 5 s`,
+              `host ${h.id} did not list its containers in 5 s`,
             );
             readings[h.id] = {
               ok: true,
               sensors: {
-                containers: info.Containers,
-                running: info.ContainersRunning,
-                cpus: info.NCPU,
-                memoryBytes: info.MemTotal,
+                containers: containers.length,
+                running: containers.filter((c) => c.State === 'running').length,
                 atMs: Date.now(),
               },
             };

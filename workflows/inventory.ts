@@ -52,8 +52,6 @@ export interface HostRecord extends Omit<HostSupply, 'containers' | 'reservation
 export interface HostSensors {
   containers: number;
   running: number;
-  cpus: number;
-  memoryBytes: number;
   /** 1-minute load average over cores, 0..1 and more (from /proc/loadavg on ssh hosts). */
   load?: number;
   /** Workflow time of the reading. */
@@ -575,6 +573,9 @@ export async function inventory(input: InventoryInput): Promise<void> {
     const watched = state.hosts.filter((h) => h.status !== 'failed' && remote(h));
     if (watched.length === 0) continue;
     const readings = await hostActivities().senseHosts(watched.map((h) => h.connection));
+    // No host answering at all says more about the worker's side (its network, its load) than about
+    // the hosts: like Kubernetes' full-disruption mode, nothing is failed then.
+    if (watched.length > 1 && watched.every((h) => !readings[h.id]?.ok)) continue;
     for (const h of watched) {
       const reading = readings[h.id];
       if (reading?.ok) {
