@@ -149,7 +149,12 @@ services:
       (x) => x.length === 1,
     );
 
-    const final = await autoscalerState(c(), app, 'web');
+    // The last resize is recorded when it is decided and gets its outcome when the scale returns.
+    const final = await waitFor(
+      'the last resize to finish',
+      () => autoscalerState(c(), app, 'web'),
+      (x) => resizes(x).every((d) => d.ok !== undefined),
+    );
     expectWithin(final, 1, 3);
     expect(resizes(final).map((d) => `${d.current}->${d.desired}:${d.ok}`)).toEqual([
       '1->2:true',
