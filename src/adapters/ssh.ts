@@ -1,6 +1,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
+import { inspect } from 'util';
 import type { Duplex } from 'stream';
 import Docker from 'dockerode';
 import { Client, utils, type ClientChannel } from 'ssh2';
@@ -271,6 +272,11 @@ function dockerOver(client: Client, socketPath: string, host: string, isClosed: 
     }
   };
   (agent as unknown as { createConnection: typeof connect }).createConnection = connect;
+  // docker-modem formats every request's options with util.inspect (all properties, unlimited
+  // depth) whether or not its debug log is on. Through this agent that walked every open channel
+  // and the whole SSH connection behind it: seconds per request once event and stats streams were
+  // open, and a worker at 100% CPU.
+  Object.defineProperty(agent, inspect.custom, { value: () => `[docker over ssh ${host}:${socketPath}]` });
   return new Docker({
     protocol: 'http',
     host: 'docker',

@@ -4,6 +4,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
+import { inspect } from 'util';
 import type Docker from 'dockerode';
 import type { HostConnection, SshEndpoint } from '../../src/core/hosts';
 import { BASE_IMAGE } from '../../src/adapters/base-image';
@@ -170,6 +171,26 @@ describe('netns hosts over SSH', () => {
       `docker ping over ssh: median ${median(pings).toFixed(1)} ms, max ${Math.max(...pings).toFixed(1)} ms`,
     );
     expect(median(pings)).toBeLessThan(50);
+  });
+
+  test('a request stays cheap while long-lived streams are open on the same connection', async () => {
+    const streams = await Promise.all([1, 2, 3].map(() => dockers[0].getEvents()));
+    try {
+      // What docker-modem does with every request's options, debug log on or off.
+      const agent = (dockers[0] as unknown as { modem: { agent: unknown } }).modem.agent;
+      const formatted = inspect({ path: '/_ping', agent }, { showHidden: true, depth: null });
+      expect(formatted.length).toBeLessThan(500);
+      expect(formatted).toContain(`docker over ssh ${hosts[0].address}`);
+      const pings: number[] = [];
+      for (let k = 0; k < 30; k++) {
+        const a = performance.now();
+        await dockers[0].ping();
+        pings.push(performance.now() - a);
+      }
+      console.log(`docker ping over ssh with 3 streams open: median ${median(pings).toFixed(1)} ms`);
+    } finally {
+      for (const s of streams) (s as unknown as { destroy(): void }).destroy();
+    }
   });
 
   test('exec returns exit code and output, and a command past its timeout is ended', async () => {
