@@ -150,6 +150,15 @@ export interface NetnsRequest {
 export function inventoryWorkflowId(taskQueue: string): string {
   return taskQueue === 'berth' ? 'berth-inventory' : `berth-inventory-${taskQueue}`;
 }
+
+/**
+ * The task queue this inventory is the pool of, read from its ID rather than `workflowInfo().taskQueue`:
+ * a replay of a recorded history runs on another queue, and names derived from it would differ.
+ */
+function poolQueue(): string {
+  const id = workflowInfo().workflowId;
+  return id === 'berth-inventory' ? 'berth' : id.slice('berth-inventory-'.length);
+}
 export const DEFAULT_POOL = { cidr: '10.201.0.0/16', prefixLength: 24 };
 const DEFAULT_SETTINGS: PoolSettings = { sensorIntervalMs: 10_000, failureThreshold: 3 };
 
@@ -323,7 +332,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
   const startWatcher = async (h: HostRecord) => {
     try {
       await startChild(hostWatcher, {
-        workflowId: hostWatcherWorkflowId(workflowInfo().taskQueue, h.id),
+        workflowId: hostWatcherWorkflowId(poolQueue(), h.id),
         args: [{ host: h.connection, hostId: h.id }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
       });
@@ -333,7 +342,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
   };
   const stopWatcher = async (hostId: string) => {
     try {
-      await getExternalWorkflowHandle(hostWatcherWorkflowId(workflowInfo().taskQueue, hostId)).cancel();
+      await getExternalWorkflowHandle(hostWatcherWorkflowId(poolQueue(), hostId)).cancel();
     } catch {
       // never started, or already over
     }

@@ -16,57 +16,126 @@ const ROOT = path.join(__dirname, '..', '..');
 const DIR = path.join(ROOT, 'test', 'fixtures', 'histories');
 const RECORD = process.env.BERTH_RECORD_HISTORIES === '1';
 
+/** Waits (bounded) for `ok(read())`. */
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  const { waitFor } = await import('../support/policies');
+  return waitFor(what, read, ok, 60_000);
+}
+
+/**
+ * One app's life with both policy kinds on its cluster: deploy, two autoscaler resizes from a
+ * pushed metric, a killed container restarted in place, a manual scale, a heal and a destroy.
+ */
 async function record(): Promise<void> {
   const { inProcessWorker, testAddress, testClient, uniqueTaskQueue } = await import('../support/temporal');
-  const { blueprintOf, operate, session } = await import('../support/operations');
+  const { FAST, blueprintOf, operate, session } = await import('../support/operations');
+  const { autoscalerState, resilienceState, startLocalWatcher, stopWorkflow } =
+    await import('../support/policies');
+  const { pushMetric } = await import('../../src/adapters/policies');
+  const { appStateQuery } = await import('../../workflows/app');
+  const { inventoryWorkflowId } = await import('../../workflows/inventory');
+  const { LABEL, policyWorkflowId } = await import('../../src/core/names');
+  const { docker } = await import('../support/docker');
   const taskQueue = uniqueTaskQueue('replay');
   const client = await testClient();
+  const c = client.client;
   const worker = await inProcessWorker(taskQueue);
   const running = worker.worker.run();
   const app = 'bt-replay';
-  const s = session(client.client, taskQueue);
+  const s = session(c, taskQueue);
   const bp = blueprintOf(
-    `id: ${app}\nservices:\n  - id: db\n    image: berth/busybox:1\n    command: [sleep, "3600"]\n  - id: web\n    type: cluster\n    initialSize: 2\n    image: berth/busybox:1\n    command: [httpd, -f, -p, "8080", -h, /www]\n    ports: ["8080"]\n    env: {DB: "\${db.address}"}\n`,
+    `id: ${app}
+services:
+  - id: db
+    image: berth/busybox:1
+    command: [sleep, "3600"]
+  - id: web
+    type: cluster
+    initialSize: 1
+    image: berth/busybox:1
+    command: [httpd, -f, -p, "8080", -h, /www]
+    ports: ["8080"]
+    env: {DB: "\${db.address}"}
+    policies:
+      - type: autoscaler
+        metric: requests
+        metricLowerBound: 2
+        metricUpperBound: 10
+        minPoolSize: 1
+        maxPoolSize: 3
+        resizeUpIterationMax: 1
+      - type: restarter
+`,
   );
+  const watcher = await startLocalWatcher(c, taskQueue);
+  const histories: Record<string, string> = {
+    'berth-inventory': inventoryWorkflowId(taskQueue),
+    'berth-host-watcher': watcher,
+    'berth-policy-web-autoscaler': policyWorkflowId(app, 'web', 'autoscaler'),
+    'berth-policy-web-resilience': policyWorkflowId(app, 'web', 'resilience'),
+    'berth-app': `berth-app-${app}`,
+  };
   try {
-    await operate(s, app, { type: 'deploy', blueprint: bp });
+    await operate(s, app, { type: 'deploy', blueprint: bp, options: { ...FAST, policyIntervalMs: 200 } });
+    await until(
+      () => resilienceState(c, app, 'web'),
+      (x) => !!x,
+      'the resilience policy',
+    );
+    await pushMetric(c, { app, service: 'web', name: 'requests', value: 100 });
+    await until(
+      () => autoscalerState(c, app, 'web'),
+      (x) => x.decisions.filter((d) => d.desired !== d.current && d.ok).length === 2,
+      'two resizes',
+    );
+    await pushMetric(c, { app, service: 'web', name: 'requests', value: 5 });
+    const victim = (
+      await docker.listContainers({ filters: { label: [`${LABEL.app}=${app}`, `${LABEL.instance}=web-1`] } })
+    )[0];
+    await docker.getContainer(victim.Id).kill();
+    await until(
+      () => resilienceState(c, app, 'web'),
+      (x) => x.actions.some((a) => a.action === 'restart' && a.ok),
+      'a restart',
+    );
     await operate(s, app, { type: 'scale', service: 'web', replicas: 1 });
     await operate(s, app, { type: 'heal' });
     await operate(s, app, { type: 'destroy' });
+    await until(
+      () => autoscalerState(c, app, 'web'),
+      (x) => x.status === 'stopped',
+      'the autoscaler to stop',
+    );
+    await until(
+      () => resilienceState(c, app, 'web'),
+      (x) => x.status === 'stopped',
+      'the restarter to stop',
+    );
+    const state = await c.workflow.getHandle(`berth-app-${app}`).query(appStateQuery);
+    for (const o of state.operations) histories[o.id.replace(`-${app}`, '')] = o.id;
   } finally {
+    await stopWorkflow(c, watcher);
     worker.worker.shutdown();
     await running;
     await worker.close();
     await client.close();
   }
+  fs.rmSync(DIR, { recursive: true, force: true });
   fs.mkdirSync(DIR, { recursive: true });
-  const { inventoryWorkflowId } = await import('../../workflows/inventory');
-  const show = (id: string) =>
-    execFileSync(
-      findTemporalCli(),
-      ['workflow', 'show', '--address', testAddress(), '-w', id, '-o', 'json'],
-      {
-        encoding: 'utf8',
-      },
-    );
-  // The host pool's history so far (it keeps running): reservations, subnets, releases.
-  fs.writeFileSync(path.join(DIR, 'berth-inventory.json'), show(inventoryWorkflowId(taskQueue)));
-  for (const id of [
-    `berth-app-${app}`,
-    `berth-deploy-${app}-1`,
-    `berth-scale-${app}-2`,
-    `berth-heal-${app}-3`,
-    `berth-destroy-${app}-4`,
-  ]) {
+  for (const [name, workflowId] of Object.entries(histories)) {
     const json = execFileSync(
       findTemporalCli(),
-      ['workflow', 'show', '--address', testAddress(), '-w', id, '-o', 'json'],
-      {
-        encoding: 'utf8',
-      },
+      ['workflow', 'show', '--address', testAddress(), '-w', workflowId, '-o', 'json'],
+      { encoding: 'utf8' },
     );
-    fs.writeFileSync(path.join(DIR, `${id.replace(`-${app}`, '')}.json`), json);
+    fs.writeFileSync(path.join(DIR, `${name}.json`), json);
   }
+  fs.writeFileSync(
+    path.join(DIR, 'workflow-ids.txt'),
+    Object.entries(histories)
+      .map(([name, workflowId]) => `${name}.json ${workflowId}\n`)
+      .join(''),
+  );
 }
 
 describe('recorded histories replay against the current workflow code', () => {
@@ -76,15 +145,20 @@ describe('recorded histories replay against the current workflow code', () => {
 
   const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')) : [];
 
-  test('there are recorded histories of the app workflow and every operation', () => {
+  test('there are recorded histories of the app, every operation, both policies and the host workflows', () => {
     expect(files.sort()).toEqual(
       [
         'berth-app.json',
         'berth-deploy-1.json',
-        'berth-destroy-4.json',
-        'berth-heal-3.json',
-        'berth-inventory.json',
         'berth-scale-2.json',
+        'berth-scale-3.json',
+        'berth-scale-4.json',
+        'berth-heal-5.json',
+        'berth-destroy-6.json',
+        'berth-inventory.json',
+        'berth-host-watcher.json',
+        'berth-policy-web-autoscaler.json',
+        'berth-policy-web-resilience.json',
       ].sort(),
     );
   });
