@@ -233,6 +233,29 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       return roles;
     },
 
+    /**
+     * Removes every app container on a host that failed and came back: its reservations were
+     * released and its instances healed elsewhere, so none of them belong there any more.
+     * Returns how many there were (a retry finds fewer: idempotent).
+     */
+    async reclaimHost(host: HostConnection): Promise<number> {
+      const docker = await pool.docker(host);
+      const left = await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABEL.managed}=true`, `${LABEL.kind}=container`] },
+      });
+      for (const c of left) {
+        heartbeat(`removing ${c.Names[0] ?? c.Id}`);
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch((err: { statusCode?: number }) => {
+            if (err?.statusCode !== 404) throw err;
+          });
+      }
+      return left.length;
+    },
+
     async countAppContainers(host: HostConnection): Promise<number> {
       const docker = await pool.docker(host);
       const found = await docker.listContainers({

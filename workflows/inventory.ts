@@ -8,16 +8,19 @@ import {
   defineSignal,
   defineUpdate,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { hostWatcher, hostWatcherWorkflowId } from './policies/watcher';
+import { messageOf, nowMs } from './policies/common';
 import { place } from '../src/core/placement';
 import type { ContainerDemand, HostContainer, HostSupply, Unplaced } from '../src/core/placement';
 import { allocateSubnet } from '../src/core/ipam';
 import type { HostConnection } from '../src/core/hosts';
+import type { HostReading } from '../activities/hosts';
 import { appWorkflowId } from '../src/core/names';
 import { hostActivities, provisioningActivities } from './activity-options';
 import { asUserFailure } from './failures';
@@ -47,6 +50,23 @@ export interface HostRecord extends Omit<HostSupply, 'containers' | 'reservation
   misses?: number;
   sensors?: HostSensors;
   failedReason?: string;
+  /** What it was before it failed: a draining host that comes back is still draining. */
+  failedFrom?: HostStatus;
+  /** Consecutive sensing rounds a failed host answered (it rejoins at `failureThreshold`). */
+  answers?: number;
+  /** The last time it failed and came back. */
+  rejoined?: HostRejoin;
+  /** Why the last attempt to take a returning host back did not succeed. */
+  rejoinError?: string;
+}
+
+export interface HostRejoin {
+  /** Workflow time it was ready again. */
+  atMs: number;
+  /** Why it had failed. */
+  failure: string;
+  /** Berth containers left on it from before (their instances run elsewhere now), removed. */
+  removedContainers: number;
 }
 
 export interface HostSensors {
@@ -135,6 +155,8 @@ export interface HostView {
   reservations: number;
   sensors?: HostSensors;
   failedReason?: string;
+  rejoined?: HostRejoin;
+  rejoinError?: string;
 }
 
 export interface AddHostRequest {
@@ -213,10 +235,15 @@ function view(state: InventoryState, h: HostRecord): HostView {
     reservations: Object.values(state.reservations).filter((r) => r.host === h.id).length,
     sensors: h.sensors,
     failedReason: h.failedReason,
+    ...(h.rejoined ? { rejoined: h.rejoined } : {}),
+    ...(h.rejoinError ? { rejoinError: h.rejoinError } : {}),
   };
 }
 
 const remote = (h: HostRecord) => h.connection.provider !== 'local';
+
+/** Marks histories in which failed hosts are sensed and rejoin when they answer again. */
+const REJOIN_PATCH = 'rejoin-failed-hosts';
 
 export async function inventory(input: InventoryInput): Promise<void> {
   const state: InventoryState = input.state ?? {
@@ -353,6 +380,8 @@ export async function inventory(input: InventoryInput): Promise<void> {
   };
 
   const markFailed = async (h: HostRecord, reason: string) => {
+    h.failedFrom = h.status;
+    h.answers = 0;
     h.status = 'failed';
     await stopWatcher(h.id);
     h.failedReason = reason;
@@ -365,6 +394,30 @@ export async function inventory(input: InventoryInput): Promise<void> {
       .catch(() => ({}));
     applyRoles(roles);
     for (const app of apps) await tellApp(app, [h.id], reason);
+  };
+
+  /**
+   * A failed host that answers again rejoins the pool empty, as a Kubernetes node or a Nomad client
+   * does: its instances were healed elsewhere when it failed, so what is left of them there (stopped,
+   * or restarted by the engine's restart policy) is removed before it takes new work.
+   */
+  const rejoin = async (h: HostRecord) => {
+    const acts = hostActivities();
+    const removed = await acts.reclaimHost(h.connection);
+    const others = state.hosts
+      .filter((x) => remote(x) && x.status !== 'failed' && x.id !== h.id)
+      .map((x) => x.connection);
+    const joined = await acts.joinPool({ host: h.connection, others, registry: state.registry });
+    state.registry = joined.registry;
+    h.swarmRole = joined.swarmRole;
+    h.rejoined = { atMs: nowMs(), failure: h.failedReason ?? 'unknown', removedContainers: removed };
+    h.status = h.failedFrom === 'draining' ? 'draining' : 'ready';
+    h.misses = 0;
+    h.answers = 0;
+    delete h.failedReason;
+    delete h.failedFrom;
+    delete h.rejoinError;
+    if (state.watching) await startWatcher(h);
   };
 
   setHandler(inventoryQuery, () => state);
@@ -571,14 +624,18 @@ export async function inventory(input: InventoryInput): Promise<void> {
   }
 
   // Sense every host on an interval; a remote host that misses `failureThreshold` rounds has failed.
+  let probing: Promise<void> | undefined;
   for (let round = 0; round < 100_000; round++) {
     const { sensorIntervalMs, failureThreshold } = settings();
+    // Failed hosts are sensed too, so one that comes back rejoins (histories from before: not).
+    const rejoining = patched(REJOIN_PATCH);
     // A pool of only the local engine has nothing to sense: no timer until a remote host joins.
-    const sensing = () => state.hosts.some((h) => h.status !== 'failed' && remote(h));
+    const sensing = () => state.hosts.some((h) => remote(h) && (rejoining || h.status !== 'failed'));
     if (!sensing()) await condition(() => workflowInfo().continueAsNewSuggested || sensing());
     await condition(() => workflowInfo().continueAsNewSuggested, sensorIntervalMs);
     if (workflowInfo().continueAsNewSuggested) break;
     if (changing) continue;
+    if (rejoining) probeFailed(failureThreshold);
     const watched = state.hosts.filter((h) => h.status !== 'failed' && remote(h));
     if (watched.length === 0) continue;
     const readings = await hostActivities().senseHosts(watched.map((h) => h.connection));
@@ -598,8 +655,46 @@ export async function inventory(input: InventoryInput): Promise<void> {
         await markFailed(h, `did not answer ${h.misses} times in a row: ${reading?.error ?? 'no reading'}`);
     }
   }
+  /**
+   * Failed hosts are probed beside the rounds, not in them: one whose engine hangs while it starts
+   * would otherwise hold every round for the probe's timeout.
+   */
+  function probeFailed(threshold: number): void {
+    const failed = state.hosts.filter((h) => h.status === 'failed' && remote(h));
+    if (probing || failed.length === 0) return;
+    probing = hostActivities()
+      .senseHosts(failed.map((h) => h.connection))
+      .then((readings) => rejoinAnswering(failed, readings, threshold))
+      .catch(() => undefined) // a probe that failed is tried again next round
+      .finally(() => (probing = undefined));
+  }
+
+  async function rejoinAnswering(
+    failed: HostRecord[],
+    readings: Record<string, HostReading>,
+    threshold: number,
+  ): Promise<void> {
+    for (const h of failed) {
+      if (!readings[h.id]?.ok) {
+        h.answers = 0;
+        continue;
+      }
+      h.answers = (h.answers ?? 0) + 1;
+      if (h.answers < threshold) continue;
+      try {
+        await exclusively(async () => {
+          // removed, or added again by hand, while this round was sensing
+          if (state.hosts.includes(h) && h.status === 'failed') await rejoin(h);
+        });
+      } catch (err) {
+        h.answers = 0;
+        h.rejoinError = messageOf(err);
+      }
+    }
+  }
+
   // An entity runs for months: hand over to a fresh run before the history grows too long.
-  await condition(allHandlersFinished);
+  await condition(() => allHandlersFinished() && !probing);
   await continueAsNew<typeof inventory>({ state });
 }
 

@@ -3,7 +3,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Docker from 'dockerode';
 import { LABEL } from '../../src/core/names';
-import { destroyAllNetnsHosts, netnsHostSocket, stopNetnsDocker } from '../../src/adapters/netns';
+import {
+  createNetnsHost,
+  destroyAllNetnsHosts,
+  ensureBerthSshKey,
+  netnsHostSocket,
+  stopNetnsDocker,
+} from '../../src/adapters/netns';
+import { berthHome } from '../../src/adapters/paths';
 import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
 
@@ -20,6 +27,7 @@ const LAN = `10.213.${(process.pid % 200) + 20}`;
 interface HostRow {
   id: string;
   status: string;
+  rejoined?: { removedContainers: number };
   address?: string;
   swarmRole?: string;
 }
@@ -263,11 +271,11 @@ describe('an app spread over three netns Docker hosts', () => {
     hostIndex.delete(victim.host);
   });
 
-  test('a host whose engine dies has its containers running again on the other hosts', async () => {
+  test('a host whose engine dies has its containers running again on the other hosts, and rejoins empty when it is back', async () => {
     const app = uniqueApp('heal');
     const text = blueprint(
       app,
-      `  - id: web\n    image: berth/busybox:1\n    replicas: 3\n    command: [httpd, -f, -p, '8080', -h, /]\n    ports: ['8080']\n    placement: [breadthFirst]\n`,
+      `  - id: web\n    image: berth/busybox:1\n    replicas: 3\n    restart: always\n    command: [httpd, -f, -p, '8080', -h, /]\n    ports: ['8080']\n    placement: [breadthFirst]\n`,
     );
     cleanups.push(app);
     ok(await cli(['deploy', write('heal.yaml', text), '--json']));
@@ -292,6 +300,28 @@ describe('an app spread over three netns Docker hosts', () => {
     const failed = (await hosts()).find((h) => h.id === victim.host)!;
     expect(failed.status).toBe('failed');
     process.stdout.write(`host failure healed in ${healedMs} ms (address ${victim.ip} -> ${moved.ip})\n`);
+
+    // The engine comes back, with the old container (restart: always): the host rejoins without it.
+    const key = await ensureBerthSshKey(berthHome());
+    const backAt = Date.now();
+    await createNetnsHost({ prefix: PREFIX, index, lan: LAN, publicKeyFile: key.publicKeyFile });
+    let back: HostRow | undefined;
+    for (let i = 0; i < 60 && back?.status !== 'ready'; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      back = (await hosts()).find((h) => h.id === victim.host);
+    }
+    expect(back).toMatchObject({ status: 'ready', swarmRole: 'manager', rejoined: { removedContainers: 1 } });
+    process.stdout.write(`failed host rejoined ${Date.now() - backAt} ms after its engine restarted\n`);
+    const stale = await dockerOn(victim.host).listContainers({
+      all: true,
+      filters: { label: [`${LABEL.app}=${app}`] },
+    });
+    expect(stale).toEqual([]);
+    const still = await instances(app);
+    expect(still.map((x) => [x.instance, x.state]).sort()).toEqual(
+      before.map((x) => [x.instance, 'running']).sort(),
+    );
+    expect(still.find((x) => x.instance === victim.instance)?.host).toBe(moved.host);
 
     ok(await cli(['destroy', app]));
     for (const h of (await hosts()).filter((x) => x.status !== 'failed')) {

@@ -55,6 +55,13 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+function statusText(h: HostView): string {
+  if (h.failedReason)
+    return `${h.status} (${h.failedReason}${h.rejoinError ? `; rejoin: ${h.rejoinError}` : ''})`;
+  if (h.rejoined) return `${h.status} (back after: ${h.rejoined.failure})`;
+  return h.status;
+}
+
 function printHosts(hosts: HostView[]): void {
   info(
     table([
@@ -63,7 +70,7 @@ function printHosts(hosts: HostView[]): void {
         h.id,
         h.provider,
         h.address ?? '-',
-        h.status + (h.failedReason ? ` (${h.failedReason})` : ''),
+        statusText(h),
         h.swarmRole ?? '-',
         String(h.cpus),
         gib(h.memoryBytes),
