@@ -11,6 +11,8 @@ import {
   stopNetnsDocker,
 } from '../../src/adapters/netns';
 import { berthHome } from '../../src/adapters/paths';
+import { inventoryWorkflowId } from '../../workflows/inventory';
+import { FIXTURE_KEY, RECORDING, saveHistory } from '../support/histories';
 import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
 
@@ -52,7 +54,8 @@ function blueprint(app: string, body: string): string {
 jest.setTimeout(300_000);
 
 describe('an app spread over three netns Docker hosts', () => {
-  const fixture = workerProcessFixture('multihost');
+  // Recording: the pool's inventory history becomes a replay fixture, sealed with the fixture key.
+  const fixture = workerProcessFixture('multihost', RECORDING ? { BERTH_CODEC_KEY: FIXTURE_KEY } : {});
   const { env, dir } = fixture;
   const dockers = new Map<string, Docker>();
   /** Apps a test deployed: destroyed after it even when it failed, so the next test sees an empty pool. */
@@ -106,7 +109,11 @@ describe('an app spread over three netns Docker hosts', () => {
   }, 300_000);
 
   afterAll(async () => {
-    await destroyAllNetnsHosts(PREFIX);
+    try {
+      if (RECORDING) saveHistory('berth-inventory-multihost', inventoryWorkflowId(env.BERTH_TASK_QUEUE!));
+    } finally {
+      await destroyAllNetnsHosts(PREFIX);
+    }
   }, 120_000);
 
   test('the pool has three ready hosts in one swarm', async () => {

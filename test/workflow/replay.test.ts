@@ -1,20 +1,18 @@
 /**
  * Replay tests: histories recorded from real runs (test/fixtures/histories) must replay without
  * non-determinism against today's workflow code. Re-record after an intended, versioned change with
- * `BERTH_RECORD_HISTORIES=1 npx jest --selectProjects integration test/workflow/replay`.
+ * `BERTH_RECORD_HISTORIES=1 npx jest --runInBand test/workflow/replay test/e2e/multihost --selectProjects integration`
+ * (the multi-host test records the inventory of a pool of netns hosts: failure, rejoin, provisioning).
  */
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { findTemporalCli } from '../../src/adapters/temporal-cli';
+import { FIXTURE_KEY, HISTORIES_DIR as DIR, RECORDING as RECORD, saveHistory } from '../support/histories';
 
 // Recorded payloads are encrypted with this test-only key, so replay needs the same one.
-const FIXTURE_KEY = Buffer.alloc(32, 7).toString('base64');
 process.env.BERTH_CODEC_KEY = FIXTURE_KEY;
 
 const ROOT = path.join(__dirname, '..', '..');
-const DIR = path.join(ROOT, 'test', 'fixtures', 'histories');
-const RECORD = process.env.BERTH_RECORD_HISTORIES === '1';
 
 /** Waits (bounded) for `ok(read())`. */
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
@@ -27,7 +25,7 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
  * pushed metric, a killed container restarted in place, a manual scale, a heal and a destroy.
  */
 async function record(): Promise<void> {
-  const { inProcessWorker, testAddress, testClient, uniqueTaskQueue } = await import('../support/temporal');
+  const { inProcessWorker, testClient, uniqueTaskQueue } = await import('../support/temporal');
   const { FAST, blueprintOf, operate, session } = await import('../support/operations');
   const { autoscalerState, resilienceState, startLocalWatcher, stopWorkflow } =
     await import('../support/policies');
@@ -120,22 +118,7 @@ services:
     await worker.close();
     await client.close();
   }
-  fs.rmSync(DIR, { recursive: true, force: true });
-  fs.mkdirSync(DIR, { recursive: true });
-  for (const [name, workflowId] of Object.entries(histories)) {
-    const json = execFileSync(
-      findTemporalCli(),
-      ['workflow', 'show', '--address', testAddress(), '-w', workflowId, '-o', 'json'],
-      { encoding: 'utf8' },
-    );
-    fs.writeFileSync(path.join(DIR, `${name}.json`), json);
-  }
-  fs.writeFileSync(
-    path.join(DIR, 'workflow-ids.txt'),
-    Object.entries(histories)
-      .map(([name, workflowId]) => `${name}.json ${workflowId}\n`)
-      .join(''),
-  );
+  for (const [name, workflowId] of Object.entries(histories)) saveHistory(name, workflowId);
 }
 
 describe('recorded histories replay against the current workflow code', () => {
@@ -143,10 +126,11 @@ describe('recorded histories replay against the current workflow code', () => {
     if (RECORD) await record();
   });
 
-  const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')) : [];
+  // Listed when a test runs: a recording (beforeAll) may just have written them.
+  const recorded = () => (fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')) : []);
 
   test('there are recorded histories of the app, every operation, both policies and the host workflows', () => {
-    expect(files.sort()).toEqual(
+    expect(recorded().sort()).toEqual(
       [
         'berth-app.json',
         'berth-deploy-1.json',
@@ -156,6 +140,7 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-heal-5.json',
         'berth-destroy-6.json',
         'berth-inventory.json',
+        'berth-inventory-multihost.json',
         'berth-host-watcher.json',
         'berth-policy-web-autoscaler.json',
         'berth-policy-web-resilience.json',
@@ -164,6 +149,7 @@ describe('recorded histories replay against the current workflow code', () => {
   });
 
   test('every history replays deterministically against the built workflow bundle', () => {
+    const files = recorded();
     // A child process: jest's module registry breaks protobufjs' reflection that replay needs.
     const result = spawnSync(
       process.execPath,
