@@ -40,6 +40,43 @@ const httpd = `image: berth/busybox:1
     command: [httpd, -f, -p, "8080", -h, /www]
     ports: ["8080"]`;
 
+/**
+ * For one describe block: a client and an in-process worker on a task queue of their own (and, for
+ * the resilience policies, a watcher of the local engine), stopped after the block.
+ */
+function policyFixture(stem: string, opts: { watcher?: boolean } = {}) {
+  const taskQueue = uniqueTaskQueue(stem);
+  let client: Awaited<ReturnType<typeof testClient>> | undefined;
+  let worker: Running | undefined;
+  let watcher: string | undefined;
+  const c = (): Client => client!.client;
+
+  beforeAll(async () => {
+    client = await testClient();
+    worker = await startWorker(taskQueue);
+    if (opts.watcher) watcher = await startLocalWatcher(c(), taskQueue);
+  });
+
+  afterAll(async () => {
+    if (watcher) await stopWorkflow(c(), watcher);
+    await stopWorker(worker);
+    await client?.close();
+  });
+
+  return {
+    taskQueue,
+    c,
+    s: () => session(c(), taskQueue),
+    /** The worker goes away for `gapMs`; a new one takes over. */
+    async restartWorker(gapMs: number): Promise<void> {
+      await stopWorker(worker);
+      worker = undefined;
+      await new Promise((r) => setTimeout(r, gapMs));
+      worker = await startWorker(taskQueue);
+    },
+  };
+}
+
 async function running(app: string, service: string): Promise<{ id: string; name: string; state: string }[]> {
   return (await appContainers(app))
     .filter((c) => c.Labels[LABEL.service] === service)
@@ -61,21 +98,7 @@ function expectWithin(state: AutoscalerPolicyState, min: number, max: number): v
 }
 
 describe('autoscaler policy', () => {
-  const taskQueue = uniqueTaskQueue('autoscaler');
-  let client: Awaited<ReturnType<typeof testClient>>;
-  let worker: Running | undefined;
-  const c = (): Client => client.client;
-  const s = () => session(c(), taskQueue);
-
-  beforeAll(async () => {
-    client = await testClient();
-    worker = await startWorker(taskQueue);
-  });
-
-  afterAll(async () => {
-    await stopWorker(worker);
-    await client.close();
-  });
+  const { c, s } = policyFixture('autoscaler');
 
   test('pushed metrics scale a service up to maxPoolSize and no further, then down to minPoolSize', async () => {
     const app = uniqueApp('scale');
@@ -343,25 +366,11 @@ services:
 });
 
 describe('autoscaler policy durability', () => {
-  const taskQueue = uniqueTaskQueue('autoscaler-durable');
-  let client: Awaited<ReturnType<typeof testClient>>;
-  let worker: Running | undefined;
-  const c = (): Client => client.client;
-
-  beforeAll(async () => {
-    client = await testClient();
-    worker = await startWorker(taskQueue);
-  });
-
-  afterAll(async () => {
-    await stopWorker(worker);
-    await client.close();
-  });
+  const { taskQueue, c, s, restartWorker } = policyFixture('autoscaler-durable');
 
   test('a worker restart mid-window and continue-as-new lose neither the window nor the decisions', async () => {
     const app = uniqueApp('durable');
-    const s = session(c(), taskQueue);
-    await operate(s, app, {
+    await operate(s(), app, {
       type: 'deploy',
       blueprint: blueprintOf(
         `id: ${app}\nservices:\n  - id: web\n    type: cluster\n    initialSize: 1\n    ${httpd}\n`,
@@ -401,10 +410,7 @@ describe('autoscaler policy durability', () => {
     const windowStart = before.window[0].atMs;
 
     // The worker goes away for a second, mid-window; a new one takes over.
-    await stopWorker(worker);
-    worker = undefined;
-    await new Promise((r) => setTimeout(r, 1_000));
-    worker = await startWorker(taskQueue);
+    await restartWorker(1_000);
 
     await waitFor(
       '2 replicas',
@@ -430,29 +436,12 @@ describe('autoscaler policy durability', () => {
       () => autoscalerState(c(), app, 'web'),
       (x) => x.status === 'stopped',
     );
-    await operate(s, app, { type: 'destroy' });
+    await operate(s(), app, { type: 'destroy' });
   });
 });
 
 describe('resilience policy (host watcher → containerFailed)', () => {
-  const taskQueue = uniqueTaskQueue('resilience');
-  let client: Awaited<ReturnType<typeof testClient>>;
-  let worker: Running | undefined;
-  let watcher: string;
-  const c = (): Client => client.client;
-  const s = () => session(c(), taskQueue);
-
-  beforeAll(async () => {
-    client = await testClient();
-    worker = await startWorker(taskQueue);
-    watcher = await startLocalWatcher(c(), taskQueue);
-  });
-
-  afterAll(async () => {
-    await stopWorkflow(c(), watcher);
-    await stopWorker(worker);
-    await client.close();
-  });
+  const { c, s } = policyFixture('resilience', { watcher: true });
 
   const kill = (id: string) => docker.getContainer(id).kill();
 
