@@ -2,7 +2,7 @@ import * as http from 'http';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { UserError } from '../core/errors';
 import { berthCodec } from './codec';
-import { listenJson, sendJson as send } from './http-server';
+import { BodyTooLargeError, listenJson, readBody, sendJson as send } from './http-server';
 
 /**
  * Temporal's remote codec protocol, for the Web UI and `temporal workflow show --codec-endpoint`:
@@ -61,22 +61,6 @@ function allowedOrigins(origin: string): Set<string> {
   return new Set(twins);
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error('too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 export function codecRequestHandler(
   codec: PayloadCodec,
   origin: string,
@@ -110,9 +94,9 @@ export function codecRequestHandler(
       return send(res, 415, { message: 'Content-Type must be application/json' });
     let body: { payloads?: unknown };
     try {
-      body = JSON.parse(await readBody(req)) as { payloads?: unknown };
+      body = JSON.parse(await readBody(req, MAX_BODY_BYTES)) as { payloads?: unknown };
     } catch (err) {
-      const tooLarge = (err as Error).message === 'too large';
+      const tooLarge = err instanceof BodyTooLargeError;
       return send(res, tooLarge ? 413 : 400, { message: tooLarge ? 'body too large' : 'body is not JSON' });
     }
     if (!body || !Array.isArray(body.payloads))

@@ -2,13 +2,36 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { UserError } from '../core/errors';
 
-/** What the codec server and the sensor endpoint share: JSON answers, listening and closing. */
+/** What the codec server and the sensor endpoint share: bounded bodies, JSON answers, listening and closing. */
 
 export interface ListeningServer {
   /** The port bound (the one asked for, or a free one for 0). */
   port: number;
   /** Stops accepting and drops open (keep-alive) connections. */
   close(): Promise<void>;
+}
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`body too large (more than ${maxBytes} bytes)`);
+  }
+}
+
+/** The request body as UTF-8; past `maxBytes` it rejects with BodyTooLargeError and drops the request. */
+export function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        reject(new BodyTooLargeError(maxBytes));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import type { Client } from '@temporalio/client';
-import { listenJson, sendJson as send } from './http-server';
+import { BodyTooLargeError, listenJson, readBody, sendJson as send } from './http-server';
 import { BadSensorValueError, PolicyNotFoundError, parseSensorValue, pushMetric } from './policies';
 
 /**
@@ -21,22 +21,6 @@ const ROUTE = /^\/v1\/sensors\/([^/]+)\/([^/]+)\/([^/]+)\/?$/;
 
 export function defaultSensorPort(): number {
   return Number(process.env.BERTH_SENSOR_PORT ?? 8235);
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new BadSensorValueError(`body too large (more than ${MAX_BODY_BYTES} bytes)`));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** `42`, `"42"`, `{"value": 42}` → 42; anything else is a 400 with what was wrong. */
@@ -77,7 +61,10 @@ export function sensorRequestHandler(
     }
     try {
       const [app, service, name] = [segment(m[1]), segment(m[2]), segment(m[3])];
-      const value = sensorValueOf(await readBody(req));
+      const body = await readBody(req, MAX_BODY_BYTES).catch((err: unknown) => {
+        throw err instanceof BodyTooLargeError ? new BadSensorValueError(err.message) : err;
+      });
+      const value = sensorValueOf(body);
       const { workflowId } = await pushMetric(client, { app, service, name, value });
       send(res, 202, { app, service, name, value, workflowId });
     } catch (err) {
