@@ -1,7 +1,7 @@
 import * as net from 'net';
 import type Docker from 'dockerode';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { heartbeat, removeLabelledContainers } from './common';
 import { LABEL, containerName, networkName } from '../src/core/names';
 import { dockerTarget } from '../src/adapters/docker';
 import { createDockerPool, isLocal } from '../src/adapters/docker-pool';
@@ -123,29 +123,7 @@ export function createContainerActivities({
   async function removeContainersOn(host: HostConnection | undefined, app: string): Promise<number> {
     return guarded(
       `remove containers of ${app}`,
-      async () => {
-        const docker = await pool.docker(host);
-        const containers = await docker.listContainers({
-          all: true,
-          filters: labelFilter({ [LABEL.app]: app }),
-        });
-        let removed = 0;
-        // A few removals at a time: faster than one by one, gentler than all at once.
-        for (let i = 0; i < containers.length; i += 8) {
-          await Promise.all(
-            containers.slice(i, i + 8).map(async (c) => {
-              try {
-                await docker.getContainer(c.Id).remove({ force: true, v: true });
-                removed++;
-              } catch (err) {
-                if (!isNotFound(err) && !isConflict(err)) throw err;
-              }
-            }),
-          );
-          heartbeat(`removed ${removed} of ${containers.length}`);
-        }
-        return removed;
-      },
+      async () => removeLabelledContainers(await pool.docker(host), [`${LABEL.app}=${app}`]),
       host,
     );
   }
@@ -492,14 +470,6 @@ export function createContainerActivities({
     },
   };
   return activities;
-}
-
-function heartbeat(details: string): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // outside an activity (direct calls in tests)
-  }
 }
 
 async function execExitCode(docker: Docker, id: string, command: string[]): Promise<number> {

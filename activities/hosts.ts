@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { heartbeat, removeLabelledContainers } from './common';
 import { describeHost, type HostConnection } from '../src/core/hosts';
 import type { HostSensors } from '../workflows/inventory';
 import { LABEL } from '../src/core/names';
@@ -52,14 +52,6 @@ function hostFailure(host: HostConnection, err: unknown): ApplicationFailure {
           ? 'HostUnreachable'
           : 'HostRejected';
   return ApplicationFailure.nonRetryable(`host ${describeHost(host)}: ${message}`, type);
-}
-
-function heartbeat(details: string): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // outside an activity
-  }
 }
 
 function engineLabels(info: { Labels?: string[] }): Record<string, string> {
@@ -236,24 +228,13 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
     /**
      * Removes every app container on a host that failed and came back: its reservations were
      * released and its instances healed elsewhere, so none of them belong there any more.
-     * Returns how many there were (a retry finds fewer: idempotent).
+     * Returns how many it removed (a retry finds fewer: idempotent).
      */
     async reclaimHost(host: HostConnection): Promise<number> {
-      const docker = await pool.docker(host);
-      const left = await docker.listContainers({
-        all: true,
-        filters: { label: [`${LABEL.managed}=true`, `${LABEL.kind}=container`] },
-      });
-      for (const c of left) {
-        heartbeat(`removing ${c.Names[0] ?? c.Id}`);
-        await docker
-          .getContainer(c.Id)
-          .remove({ force: true, v: true })
-          .catch((err: { statusCode?: number }) => {
-            if (err?.statusCode !== 404) throw err;
-          });
-      }
-      return left.length;
+      return removeLabelledContainers(await pool.docker(host), [
+        `${LABEL.managed}=true`,
+        `${LABEL.kind}=container`,
+      ]);
     },
 
     async countAppContainers(host: HostConnection): Promise<number> {
