@@ -283,6 +283,16 @@ export async function inventory(input: InventoryInput): Promise<void> {
     };
   };
 
+  /** A remote host joins the pool's swarm (with the base image, and the registry if none yet): its role. */
+  const joinPool = async (connection: HostConnection): Promise<'manager' | 'worker'> => {
+    const others = state.hosts
+      .filter((h) => remote(h) && h.status !== 'failed' && h.id !== connection.id)
+      .map((h) => h.connection);
+    const joined = await hostActivities().joinPool({ host: connection, others, registry: state.registry });
+    state.registry = joined.registry;
+    return joined.swarmRole;
+  };
+
   /** Connects, checks and joins a host (swarm, base image, registry), then records it. */
   const admit = async (connection: HostConnection, profile?: string): Promise<HostRecord> => {
     if (state.hosts.some((h) => h.id === connection.id && h.status !== 'failed'))
@@ -296,16 +306,9 @@ export async function inventory(input: InventoryInput): Promise<void> {
           'PoolInUse',
         );
     }
-    const hosts = hostActivities();
-    const described = await hosts.connectHost(connection);
+    const described = await hostActivities().connectHost(connection);
     const pinned: HostConnection = described.connection;
-    let swarmRole: HostRecord['swarmRole'];
-    if (pinned.provider !== 'local') {
-      const others = state.hosts.filter((h) => remote(h) && h.status !== 'failed').map((h) => h.connection);
-      const joined = await hosts.joinPool({ host: pinned, others, registry: state.registry });
-      swarmRole = joined.swarmRole;
-      state.registry = joined.registry;
-    }
+    const swarmRole = pinned.provider !== 'local' ? await joinPool(pinned) : undefined;
     const record: HostRecord = {
       id: pinned.id,
       cpus: described.cpus,
@@ -402,14 +405,8 @@ export async function inventory(input: InventoryInput): Promise<void> {
    * or restarted by the engine's restart policy) is removed before it takes new work.
    */
   const rejoin = async (h: HostRecord) => {
-    const acts = hostActivities();
-    const removed = await acts.reclaimHost(h.connection);
-    const others = state.hosts
-      .filter((x) => remote(x) && x.status !== 'failed' && x.id !== h.id)
-      .map((x) => x.connection);
-    const joined = await acts.joinPool({ host: h.connection, others, registry: state.registry });
-    state.registry = joined.registry;
-    h.swarmRole = joined.swarmRole;
+    const removed = await hostActivities().reclaimHost(h.connection);
+    h.swarmRole = await joinPool(h.connection);
     h.rejoined = { atMs: nowMs(), failure: h.failedReason ?? 'unknown', removedContainers: removed };
     h.status = h.failedFrom === 'draining' ? 'draining' : 'ready';
     h.misses = 0;
