@@ -14,12 +14,6 @@ process.env.BERTH_CODEC_KEY = FIXTURE_KEY;
 
 const ROOT = path.join(__dirname, '..', '..');
 
-/** Waits (bounded) for `ok(read())`. */
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
-  const { waitFor } = await import('../support/policies');
-  return waitFor(what, read, ok, 60_000);
-}
-
 /**
  * One app's life with both policy kinds on its cluster: deploy, two autoscaler resizes from a
  * pushed metric, a killed container restarted in place, a manual scale, a heal and a destroy.
@@ -27,12 +21,12 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
 async function record(): Promise<void> {
   const { inProcessWorker, testClient, uniqueTaskQueue } = await import('../support/temporal');
   const { FAST, blueprintOf, operate, session } = await import('../support/operations');
-  const { autoscalerState, resilienceState, startLocalWatcher, stopWorkflow } =
+  const { autoscalerState, resilienceState, startLocalWatcher, stopWorkflow, waitFor } =
     await import('../support/policies');
   const { pushMetric } = await import('../../src/adapters/policies');
   const { appStateQuery } = await import('../../workflows/app');
   const { inventoryWorkflowId } = await import('../../workflows/inventory');
-  const { LABEL, policyWorkflowId } = await import('../../src/core/names');
+  const { LABEL, appWorkflowId, policyWorkflowId } = await import('../../src/core/names');
   const { docker } = await import('../support/docker');
   const taskQueue = uniqueTaskQueue('replay');
   const client = await testClient();
@@ -71,45 +65,50 @@ services:
     'berth-host-watcher': watcher,
     'berth-policy-web-autoscaler': policyWorkflowId(app, 'web', 'autoscaler'),
     'berth-policy-web-resilience': policyWorkflowId(app, 'web', 'resilience'),
-    'berth-app': `berth-app-${app}`,
+    'berth-app': appWorkflowId(app),
   };
   try {
     await operate(s, app, { type: 'deploy', blueprint: bp, options: { ...FAST, policyIntervalMs: 200 } });
-    await until(
+    await waitFor(
+      'the resilience policy',
       () => resilienceState(c, app, 'web'),
       (x) => !!x,
-      'the resilience policy',
+      60_000,
     );
     await pushMetric(c, { app, service: 'web', name: 'requests', value: 100 });
-    await until(
+    await waitFor(
+      'two resizes',
       () => autoscalerState(c, app, 'web'),
       (x) => x.decisions.filter((d) => d.desired !== d.current && d.ok).length === 2,
-      'two resizes',
+      60_000,
     );
     await pushMetric(c, { app, service: 'web', name: 'requests', value: 5 });
     const victim = (
       await docker.listContainers({ filters: { label: [`${LABEL.app}=${app}`, `${LABEL.instance}=web-1`] } })
     )[0];
     await docker.getContainer(victim.Id).kill();
-    await until(
+    await waitFor(
+      'a restart',
       () => resilienceState(c, app, 'web'),
       (x) => x.actions.some((a) => a.action === 'restart' && a.ok),
-      'a restart',
+      60_000,
     );
     await operate(s, app, { type: 'scale', service: 'web', replicas: 1 });
     await operate(s, app, { type: 'heal' });
     await operate(s, app, { type: 'destroy' });
-    await until(
+    await waitFor(
+      'the autoscaler to stop',
       () => autoscalerState(c, app, 'web'),
       (x) => x.status === 'stopped',
-      'the autoscaler to stop',
+      60_000,
     );
-    await until(
+    await waitFor(
+      'the restarter to stop',
       () => resilienceState(c, app, 'web'),
       (x) => x.status === 'stopped',
-      'the restarter to stop',
+      60_000,
     );
-    const state = await c.workflow.getHandle(`berth-app-${app}`).query(appStateQuery);
+    const state = await c.workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
     for (const o of state.operations) histories[o.id.replace(`-${app}`, '')] = o.id;
   } finally {
     await stopWorkflow(c, watcher);
