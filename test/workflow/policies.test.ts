@@ -347,14 +347,15 @@ services:
         blueprint: bp,
         options: { ...FAST, policyIntervalMs: 1_000 },
       });
-      await waitFor(
-        '2 replicas',
-        () => desiredReplicas(c(), app, 'burn'),
-        (n) => n === 2,
+      // The resize is recorded when decided and gets its outcome when the scale returns: wait for that.
+      const state = await waitFor(
+        'the resize to 2 to finish',
+        () => autoscalerState(c(), app, 'burn'),
+        (x) => resizes(x)[0]?.ok !== undefined,
         60_000,
         250,
       );
-      const state = await autoscalerState(c(), app, 'burn');
+      expect(await desiredReplicas(c(), app, 'burn')).toBe(2);
       const grow = resizes(state)[0];
       expect(grow).toMatchObject({ current: 1, desired: 2, ok: true });
       expect(grow.metric).toBeGreaterThan(15);
