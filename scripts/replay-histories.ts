@@ -4,13 +4,14 @@
  * Usage: node dist/scripts/replay-histories.js FILE... (the payload codec key comes from
  * BERTH_CODEC_KEY, as for a worker). Runs outside jest, whose module registry breaks protobufjs.
  * A history is replayed under its real workflow ID when `workflow-ids.txt` beside it names it
- * (lines `FILE WORKFLOW_ID`): workflows that derive names from their own ID need it.
+ * (see workflow-ids.ts): workflows that derive names from their own ID need it.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Worker } from '@temporalio/worker';
 import { berthDataConverter } from '../src/adapters/codec';
 import { installSdkLogging } from '../src/adapters/temporal';
+import { readWorkflowIds } from './workflow-ids';
 
 async function main(files: string[]): Promise<number> {
   const codePath = path.resolve(__dirname, '..', 'workflow-bundle.js');
@@ -26,7 +27,7 @@ async function main(files: string[]): Promise<number> {
           replayName: path.basename(file),
         },
         JSON.parse(fs.readFileSync(file, 'utf8')),
-        recordedWorkflowId(file),
+        readWorkflowIds(path.dirname(file)).get(path.basename(file)),
       );
       console.log(`ok ${path.basename(file)}`);
     } catch (err) {
@@ -35,16 +36,6 @@ async function main(files: string[]): Promise<number> {
     }
   }
   return failed ? 1 : 0;
-}
-
-function recordedWorkflowId(file: string): string | undefined {
-  const index = path.join(path.dirname(file), 'workflow-ids.txt');
-  if (!fs.existsSync(index)) return undefined;
-  for (const line of fs.readFileSync(index, 'utf8').split('\n')) {
-    const [name, workflowId] = line.trim().split(/\s+/);
-    if (name === path.basename(file) && workflowId) return workflowId;
-  }
-  return undefined;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeWorkflowId } from '../../scripts/workflow-ids';
 import { findTemporalCli } from '../../src/adapters/temporal-cli';
 import { testAddress } from './temporal';
 
@@ -12,7 +13,6 @@ import { testAddress } from './temporal';
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
 export const FIXTURE_KEY = Buffer.alloc(32, 7).toString('base64');
 export const RECORDING = process.env.BERTH_RECORD_HISTORIES === '1';
-const IDS_FILE = path.join(HISTORIES_DIR, 'workflow-ids.txt');
 
 /**
  * Saves a workflow's history so far as `<name>.json`, and its workflow ID in workflow-ids.txt
@@ -26,12 +26,5 @@ export function saveHistory(name: string, workflowId: string): void {
     { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
   );
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
-  const file = `${name}.json`;
-  const lines = fs.existsSync(IDS_FILE)
-    ? fs
-        .readFileSync(IDS_FILE, 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() && l.split(/\s+/)[0] !== file)
-    : [];
-  fs.writeFileSync(IDS_FILE, [...lines, `${file} ${workflowId}`].sort().join('\n') + '\n');
+  writeWorkflowId(HISTORIES_DIR, `${name}.json`, workflowId);
 }
