@@ -4,6 +4,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPool } from '../src/adapters/docker-pool';
 import { LOCAL_HOST, type HostConnection } from '../src/core/hosts';
+import type { InstanceObservation } from '../src/core/policy';
 import { LABEL, appWorkflowId } from '../src/core/names';
 import { appStateQuery, operateUpdate } from '../workflows/app';
 import { inventoryQuery, inventoryWorkflowId } from '../workflows/inventory';
@@ -13,7 +14,8 @@ import { asActivityFailure, isConflict, isNotFound, isNotModified } from './dock
 /**
  * What policy workflows do to the world: read an app's desired size, ask the app workflow for a
  * scale or heal (an update, which workflows cannot send) and wait for it, and restart a container
- * in place. Each is idempotent: a retry asks for the same size again or starts a running container.
+ * in place, or look at it. Each is idempotent: a retry asks for the same size again or starts a running
+ * container.
  */
 
 export interface PolicyActivityDeps {
@@ -212,6 +214,25 @@ export function createPolicyActivities({ pool, client: injected }: PolicyActivit
       if (!requested.ok) return requested;
       const { ok, error } = await awaitOperation(req.app, requested.operationId);
       return { operationId: requested.operationId, ok, ...(error ? { error } : {}) };
+    },
+
+    /** What the engine says of a failed container now, for the failure detector (read only). */
+    async observeInstance(req: RestartRequest): Promise<InstanceObservation> {
+      const docker = await dockerFor(req.host, req.hostId);
+      try {
+        const info = await docker.getContainer(req.containerId).inspect();
+        if (info.Config.Labels?.[LABEL.app] !== req.app) return { state: 'gone' };
+        const started = Date.parse(info.State.StartedAt);
+        const health = (info.State as { Health?: { Status?: string } }).Health?.Status;
+        return {
+          state: info.State.Restarting ? 'restarting' : info.State.Running ? 'running' : 'exited',
+          ...(health === 'unhealthy' ? { healthy: false } : health === 'healthy' ? { healthy: true } : {}),
+          ...(Number.isFinite(started) ? { startedAtMs: started } : {}),
+        };
+      } catch (err) {
+        if (isNotFound(err)) return { state: 'gone' };
+        throw asActivityFailure(err, `inspect ${req.instance}`, req.hostId ?? 'local');
+      }
     },
 
     /** `docker start` of the failed container itself (same id, same address, same host). */

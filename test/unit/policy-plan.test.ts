@@ -46,6 +46,35 @@ describe('the policy workflows an app gets from its blueprint', () => {
     });
   });
 
+  test("a failureDetector (Brooklyn's enricher) gives the resilience workflow its delays, and alone starts none", () => {
+    const restarter = `      - type: restarter`;
+    const detector = `    brooklyn.enrichers:
+      - type: org.apache.brooklyn.policy.ha.ServiceFailureDetector
+        brooklyn.config:
+          entityFailed.stabilizationDelay: 30s`;
+    const [withDetector] = plannedPolicies(bp(`${restarter}\n${detector}`));
+    const [without] = plannedPolicies(bp(restarter));
+    if (!('input' in withDetector) || withDetector.kind !== 'resilience' || !('input' in without))
+      throw new Error('unexpected plan');
+    expect(withDetector.input.detector).toEqual({
+      failedStabilizationMs: 30_000,
+      recoveredStabilizationMs: 0,
+    });
+    expect(withDetector.reconfigure).toMatchObject({
+      detector: { entityFailedStabilizationDelayMs: 30_000 },
+    });
+    expect(withDetector.fingerprint).not.toBe(without.fingerprint);
+    // Unchanged for apps without one: an upgrade does not reconfigure their running policies.
+    expect(without.fingerprint).toBe(
+      '{"restarter":{"backoffInitialMs":100,"backoffMaxMs":60000,"maxFailures":3,"windowMs":300000}}',
+    );
+    expect(
+      plannedPolicies(
+        bp(`      - type: autoscaler\n        metric: cpu\n        metricUpperBound: 80\n${detector}`),
+      ).map((p) => p.kind),
+    ).toEqual(['autoscaler']);
+  });
+
   test('the deploy option overrides pollPeriod, which overrides the 15 s default; the fingerprint follows', () => {
     const policy = `      - type: autoscaler
         metric: cpu

@@ -10,7 +10,7 @@ import { pushMetric } from '../../src/adapters/policies';
 import { appStateQuery } from '../../workflows/app';
 import type { AutoscalerPolicyState, AutoscalerRecord } from '../../workflows/policies/autoscaler';
 import { pauseSignal, resumeSignal } from '../../workflows/policies/common';
-import { appContainers, docker, uniqueApp } from '../support/docker';
+import { appContainers, docker, execIn, uniqueApp } from '../support/docker';
 import { FAST, blueprintOf, operate, session } from '../support/operations';
 import {
   autoscalerState,
@@ -541,6 +541,72 @@ services:
       () => resilienceState(c(), app, 'web'),
       (x) => x.status === 'stopped',
     );
+  });
+
+  test('with a failure detector, an instance Docker brings back within the delay is left alone; one still down is restarted', async () => {
+    const app = uniqueApp('detect');
+    // Exits 1 when /crash appears; Docker's restart policy starts it again (a kill it does not).
+    const bp = blueprintOf(`id: ${app}
+services:
+  - id: worker
+    image: berth/busybox:1
+    restart: always
+    command: [sh, -c, "while [ ! -f /crash ]; do sleep 0.1; done; rm /crash; exit 1"]
+    policies:
+      - type: restarter
+    brooklyn.enrichers:
+      - type: org.apache.brooklyn.policy.ha.ServiceFailureDetector
+        brooklyn.config:
+          entityFailed.stabilizationDelay: 2s
+          entityRecovered.stabilizationDelay: 500ms
+`);
+    await operate(s(), app, { type: 'deploy', blueprint: bp });
+    const policy = await waitFor(
+      'the resilience policy',
+      () => resilienceState(c(), app, 'worker'),
+      (x) => !!x,
+    );
+    expect(policy.detector).toEqual({ failedStabilizationMs: 2_000, recoveredStabilizationMs: 500 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const [original] = await running(app, 'worker');
+
+    const crashedAt = Date.now();
+    expect((await execIn(original.id, ['touch', '/crash'])).code).toBe(0);
+    const settled = await waitFor(
+      'the failure judged',
+      () => resilienceState(c(), app, 'worker'),
+      (x) => x.actions.length >= 1,
+      30_000,
+    );
+    expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(2_000);
+    expect(settled.actions).toEqual([
+      expect.objectContaining({
+        instance: 'worker-1',
+        action: 'ignore',
+        result: 'running again within 2s (failureDetector)',
+        ok: true,
+      }),
+    ]);
+    const info = await docker.getContainer(original.id).inspect();
+    expect([info.State.Running, info.RestartCount]).toEqual([true, 1]);
+
+    // A kill: Docker leaves it stopped, so after the delay the restarter starts it.
+    await docker.getContainer(original.id).kill();
+    const restarted = await waitFor(
+      'a restart',
+      () => resilienceState(c(), app, 'worker'),
+      (x) => x.actions.some((a) => a.action === 'restart'),
+      30_000,
+    );
+    expect(restarted.actions.slice(1)).toEqual([
+      expect.objectContaining({ action: 'restart', result: 'restarted', containerId: original.id, ok: true }),
+    ]);
+    await waitFor(
+      'running again',
+      () => running(app, 'worker'),
+      (x) => x[0]?.state === 'running',
+    );
+    await operate(s(), app, { type: 'destroy' });
   });
 
   test('with only a replacer, a killed instance is replaced by a new container with the same name', async () => {

@@ -1,6 +1,6 @@
 import type { Blueprint } from '../../src/core/blueprint/model';
 import { canonicalJson } from '../../src/core/hash';
-import { autoscalerConfig, recoveryConfig } from '../../src/core/policy';
+import { autoscalerConfig, failureDetectorConfig, recoveryConfig } from '../../src/core/policy';
 import type { AutoscalerPolicyInput, AutoscalerReconfigure } from './autoscaler';
 import { DEFAULT_AUTOSCALER_INTERVAL_MS } from './autoscaler';
 import type { PolicyKind } from './common';
@@ -9,7 +9,8 @@ import type { ResiliencePolicyInput, ResilienceReconfigure } from './resilience'
 
 /**
  * Which policy workflows an app's blueprint asks for: per service, one `autoscalerPolicy` for an
- * `autoscaler` policy and one `resiliencePolicy` for `restarter` and/or `replacer`. Pure, so the app
+ * `autoscaler` policy and one `resiliencePolicy` for `restarter` and/or `replacer` (with the
+ * `failureDetector`'s delays when there is one). Pure, so the app
  * workflow computes it deterministically after every deploy, scale and heal.
  */
 
@@ -83,6 +84,8 @@ export function plannedPolicies(blueprint: Blueprint, intervalOverrideMs?: numbe
     }
     const restarter = policies.find((p) => p.type === 'restarter');
     const replacer = policies.find((p) => p.type === 'replacer');
+    // A detector only delays what a restarter or replacer does: alone, it starts nothing.
+    const detector = policies.find((p) => p.type === 'failureDetector');
     if (restarter || replacer) {
       const workflowId = policyWorkflowId(app, service.id, 'resilience');
       try {
@@ -91,6 +94,7 @@ export function plannedPolicies(blueprint: Blueprint, intervalOverrideMs?: numbe
           service: service.id,
           ...(restarter ? { restarter: recoveryConfig(restarter.config) } : {}),
           ...(replacer ? { replacer: recoveryConfig(replacer.config) } : {}),
+          ...(detector ? { detector: failureDetectorConfig(detector.config) } : {}),
         };
         plans.push({
           kind: 'resilience',
@@ -98,8 +102,18 @@ export function plannedPolicies(blueprint: Blueprint, intervalOverrideMs?: numbe
           workflowId,
           workflowType: 'resiliencePolicy',
           input,
-          reconfigure: { restarter: restarter?.config ?? null, replacer: replacer?.config ?? null },
-          fingerprint: canonicalJson({ restarter: input.restarter, replacer: input.replacer }),
+          reconfigure: {
+            restarter: restarter?.config ?? null,
+            replacer: replacer?.config ?? null,
+            detector: detector?.config ?? null,
+          },
+          // Without a detector the fingerprint is what it was before detectors existed (running apps
+          // are not reconfigured by an upgrade).
+          fingerprint: canonicalJson({
+            restarter: input.restarter,
+            replacer: input.replacer,
+            ...(input.detector ? { detector: input.detector } : {}),
+          }),
         });
       } catch (err) {
         plans.push({ kind: 'resilience', service: service.id, workflowId, error: errorOf(err) });

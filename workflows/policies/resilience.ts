@@ -9,7 +9,16 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import { onFailure, recoveryConfig, type FailureHistory, type RecoveryConfig } from '../../src/core/policy';
+import {
+  MAX_DETECTOR_LOOKS,
+  failureDetectorConfig,
+  judge,
+  onFailure,
+  recoveryConfig,
+  type FailureDetectorConfig,
+  type FailureHistory,
+  type RecoveryConfig,
+} from '../../src/core/policy';
 import { CONTAINER_FAILED_SIGNAL, type ContainerFailure } from '../../src/core/policy/events';
 import type { ActivityTuning } from '../activity-options';
 import type { OperationOptions } from '../operations/types';
@@ -34,7 +43,8 @@ import {
  * container dies; per instance, the pure `onFailure` says recover (after a back-off) or give up.
  * The restarter starts the same container again; when it gives up (or the container is gone) and a
  * replacer is configured, the instance is replaced — removed and re-created by a `heal` of the app,
- * through placement — as Brooklyn escalates. An instance given up on is left alone until `resume`
+ * through placement — as Brooklyn escalates. With a failure detector, a failure is first given its
+ * stabilisation delay: an instance running again by then (Docker's restart policy) is left alone. An instance given up on is left alone until `resume`
  * or `reset`.
  */
 
@@ -93,6 +103,7 @@ export interface ResiliencePolicyInput {
   service: string;
   restarter?: RecoveryConfig;
   replacer?: RecoveryConfig;
+  detector?: FailureDetectorConfig;
   eventsBeforeContinueAsNew?: number;
   operationOptions?: OperationOptions;
   activities?: ActivityTuning;
@@ -106,6 +117,7 @@ export interface ResiliencePolicyState {
   status: PolicyStatus;
   restarter?: RecoveryConfig;
   replacer?: RecoveryConfig;
+  detector?: FailureDetectorConfig;
   instances: Omit<InstanceHealth, 'restarts' | 'replacements'>[];
   actions: ResilienceAction[];
   pending: number;
@@ -118,6 +130,7 @@ export interface ResiliencePolicyState {
 export interface ResilienceReconfigure {
   restarter?: Record<string, unknown> | null;
   replacer?: Record<string, unknown> | null;
+  detector?: Record<string, unknown> | null;
 }
 
 export const containerFailedSignal = defineSignal<[ContainerFailure]>(CONTAINER_FAILED_SIGNAL);
@@ -149,6 +162,7 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
   s.runs++;
   let restarter = input.restarter;
   let replacer = input.replacer;
+  let detector = input.detector;
   let stopped = false;
   const quick = quickPolicyActivities(input.activities);
   const slow = operationPolicyActivities(input.activities);
@@ -161,6 +175,7 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
     status: stopped ? 'stopped' : s.paused ? 'paused' : 'active',
     ...(restarter ? { restarter } : {}),
     ...(replacer ? { replacer } : {}),
+    ...(detector ? { detector } : {}),
     instances: Object.values(s.instances)
       .sort((a, b) => (indexOf(service, a.instance) ?? 0) - (indexOf(service, b.instance) ?? 0))
       .map(({ restarts: _r, replacements: _p, ...rest }) => rest),
@@ -187,9 +202,12 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
       restarter:
         req.restarter === null ? undefined : req.restarter ? recoveryConfig(req.restarter) : restarter,
       replacer: req.replacer === null ? undefined : req.replacer ? recoveryConfig(req.replacer) : replacer,
+      detector:
+        req.detector === null ? undefined : req.detector ? failureDetectorConfig(req.detector) : detector,
     };
     restarter = next.restarter;
     replacer = next.replacer;
+    detector = next.detector;
   };
 
   setHandler(policyStateQuery, snapshot);
@@ -318,6 +336,28 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
     health.state = 'ok';
   }
 
+  /**
+   * The failure detector's stabilisation: waits the failed delay, then looks (a few times at most,
+   * while a restarted container has not been up long enough). Returns why the failure is over, if it is.
+   */
+  async function recoveredByItself(f: ContainerFailure): Promise<string | undefined> {
+    if (!detector || detector.failedStabilizationMs <= 0) return undefined;
+    await sleep(detector.failedStabilizationMs);
+    for (let look = 0; look < MAX_DETECTOR_LOOKS; look++) {
+      const observed = await quick.observeInstance({
+        app,
+        instance: f.instance,
+        containerId: f.containerId,
+        ...(f.hostId ? { hostId: f.hostId } : {}),
+      });
+      const verdict = judge(detector, observed, nowMs());
+      if (verdict.verdict === 'recovered') return verdict.reason;
+      if (verdict.verdict === 'failed') return undefined;
+      await sleep(verdict.ms);
+    }
+    return undefined;
+  }
+
   /** Recovers one failure; failures of one instance are handled one at a time. */
   async function handle(f: ContainerFailure): Promise<void> {
     const health = healthOf(f.instance);
@@ -332,6 +372,12 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
       return;
     }
     health.state = 'recovering';
+    const recovered = await recoveredByItself(f);
+    if (recovered) {
+      record({ ...base(f), action: 'ignore', result: recovered, ok: true });
+      health.state = 'ok';
+      return;
+    }
     if (!restarter) return replace(f, health, 'replacer');
     const { history, next } = onFailure(restarter, health.restarts, nowMs());
     health.restarts = history;
@@ -398,12 +444,14 @@ export async function resiliencePolicy(input: ResiliencePolicyInput): Promise<Re
     return snapshot();
   }
   await condition(() => busy.size === 0 && allHandlersFinished());
-  return continueAsNew<typeof resiliencePolicy>({ ...input, restarter, replacer, state: s });
+  return continueAsNew<typeof resiliencePolicy>({ ...input, restarter, replacer, detector, state: s });
 }
 
 /** The update's validator: a bad configuration is refused with the parser's own message. */
 function reconfigureCheck(req: ResilienceReconfigure): void {
-  if (!req || typeof req !== 'object') throw new Error('reconfigure needs {restarter?, replacer?}');
+  if (!req || typeof req !== 'object')
+    throw new Error('reconfigure needs {restarter?, replacer?, detector?}');
   if (req.restarter) recoveryConfig(req.restarter);
   if (req.replacer) recoveryConfig(req.replacer);
+  if (req.detector) failureDetectorConfig(req.detector);
 }

@@ -1,4 +1,4 @@
-/** Pure policy arithmetic: the autoscaler and the restarter/replacer. */
+/** Pure policy arithmetic: the autoscaler, the restarter/replacer and the failure detector. */
 export {
   AUTOSCALER_DEFAULTS,
   MAX_WINDOW_ENTRIES,
@@ -20,3 +20,12 @@ export {
   type RecoveryConfig,
 } from './restarter';
 export { formatDurationMs, formatMetric } from './format';
+export {
+  DETECTOR_DEFAULTS,
+  MAX_DETECTOR_LOOKS,
+  failureDetectorConfig,
+  judge,
+  type DetectorVerdict,
+  type FailureDetectorConfig,
+  type InstanceObservation,
+} from './detector';
