@@ -151,7 +151,13 @@ export function berthCodec(): BerthCodec {
   return processCodec;
 }
 
-/** For `Client`, `Worker.create` and the codec server: every payload encrypted with Berth's key. */
-export function berthDataConverter(): { payloadCodecs: PayloadCodec[] } {
-  return { payloadCodecs: [berthCodec()] };
+/** The module the workflow bundle and every data converter load the failure converter from. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
+/**
+ * For `Client`, `Worker.create` and replay: every payload encrypted with Berth's key, failure
+ * messages and stack traces too (`failure-converter.ts`; the workflow bundle carries the same one).
+ */
+export function berthDataConverter(): { payloadCodecs: PayloadCodec[]; failureConverterPath: string } {
+  return { payloadCodecs: [berthCodec()], failureConverterPath: FAILURE_CONVERTER_PATH };
 }

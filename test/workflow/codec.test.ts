@@ -8,7 +8,7 @@ import { startCodecServer, type CodecServer } from '../../src/adapters/codec-ser
 import { appWorkflowId, operationWorkflowId } from '../../src/core/names';
 import { inventoryWorkflowId } from '../../workflows/inventory';
 import { appContainers, docker, uniqueApp } from '../support/docker';
-import { blueprintOf, operate, session } from '../support/operations';
+import { blueprintOf, innermost, operate, operateExpectingFailure, session } from '../support/operations';
 import { inProcessWorker, testAddress, testClient, uniqueTaskQueue } from '../support/temporal';
 
 type History = temporal.api.history.v1.IHistory;
@@ -71,6 +71,24 @@ async function decoded(history: History): Promise<History> {
     p.data = plain.data;
   }
   return copy;
+}
+
+/** Every failure in a history, causes included, with the event kind it came with. */
+function failuresOf(history: History): { source: string; message: string; encoded: boolean }[] {
+  const found: { source: string; message: string; encoded: boolean }[] = [];
+  const walk = (f: temporal.api.failure.v1.IFailure | null | undefined, source: string) => {
+    for (let i = 0; f && i < 10; i++, f = f.cause) {
+      found.push({ source, message: f.message ?? '', encoded: !!f.encodedAttributes });
+    }
+  };
+  for (const e of history.events ?? []) {
+    for (const [key, attrs] of Object.entries(e)) {
+      if (!key.endsWith('EventAttributes') || !attrs || typeof attrs !== 'object') continue;
+      const failure = (attrs as { failure?: temporal.api.failure.v1.IFailure }).failure;
+      if (failure) walk(failure, key.replace(/EventAttributes$/, ''));
+    }
+  }
+  return found;
 }
 
 function post(
@@ -180,6 +198,36 @@ services:
     const viaCodec = await client.client.workflow.getHandle(operationId).result();
     expect(viaCodec.app).toBe(app);
     await expect(plain.workflow.getHandle(operationId).result()).rejects.toThrow();
+  });
+
+  test('failure messages are sealed too: a failed deploy names what failed only to a client with the key', async () => {
+    const marker = `m4rk3r-${crypto.randomBytes(6).toString('hex')}`;
+    const failing = uniqueApp('codecfail');
+    const s = session(client.client, taskQueue);
+    const { operationId: failedId, error } = await operateExpectingFailure(s, failing, {
+      type: 'deploy',
+      blueprint: blueprintOf(
+        `id: ${failing}\nservices:\n  - id: db\n    image: berth/${marker}:1\n    command: [sleep, "3600"]\n`,
+      ),
+    });
+    // Decoded by the client's converter: the user still reads what went wrong.
+    expect(innermost(error).message).toContain(marker);
+    let decodedHistories = '';
+    for (const id of [appWorkflowId(failing), failedId]) {
+      const history = await plain.workflow.getHandle(id).fetchHistory();
+      // Every failure (an activity's, the workflow's, their causes) is encoded, whichever side raised it.
+      const failures = failuresOf(history);
+      if (id === failedId)
+        expect(failures.map((f) => f.source)).toEqual(
+          expect.arrayContaining(['activityTaskFailed', 'workflowExecutionFailed']),
+        );
+      for (const f of failures)
+        expect(f).toEqual({ source: f.source, message: 'Encoded failure', encoded: true });
+      expect(readable(history)).not.toContain(marker);
+      decodedHistories += readable(await decoded(history));
+    }
+    expect(decodedHistories).toContain(marker);
+    await operate(s, failing, { type: 'destroy' });
   });
 
   test('the codec server decodes over HTTP on 127.0.0.1 for the UI origin, and rejects the rest', async () => {

@@ -197,7 +197,9 @@ services:
       () => autoscalerState(c(), app, 'web'),
       (x) => x.status === 'stopped',
     );
-    expect(stopped.decisions.length).toBe(final.decisions.length);
+    // A round between the last read and the destroy may add a hold decision, never a resize.
+    expect(stopped.decisions.slice(0, final.decisions.length)).toEqual(final.decisions);
+    expect(resizes(stopped)).toEqual(resizes(final));
     expect(await appContainers(app)).toHaveLength(0);
   });
 
@@ -217,8 +219,8 @@ services:
           metricUpperBound: 10
           minPoolSize: 1
           maxPoolSize: 4
-          resizeUpStabilizationDelay: 1500ms
-          resizeDownStabilizationDelay: 1500ms
+          resizeUpStabilizationDelay: 3s
+          resizeDownStabilizationDelay: 3s
 `);
     await operate(s(), app, { type: 'deploy', blueprint: bp, options: { ...FAST, policyIntervalMs: 150 } });
     await waitFor(
@@ -228,7 +230,8 @@ services:
     );
 
     // High, low, high, low... for 4 s: the value flips after every evaluation, so every sample
-    // wants another size than the one before, and none holds for 1.5 s.
+    // wants another size than the one before, and none holds for 3 s (generous: a loaded server
+    // can answer a query a second or more late).
     let value = 100;
     let seen = 0;
     await pushMetric(c(), { app, service: 'web', name: 'requests', value });
@@ -259,11 +262,13 @@ services:
       (n) => n === 4,
       30_000,
     );
-    expect(Date.now() - from).toBeGreaterThanOrEqual(1_500);
+    expect(Date.now() - from).toBeGreaterThanOrEqual(3_000);
     const grown = await autoscalerState(c(), app, 'web');
     expectWithin(grown, 1, 4);
     expect(resizes(grown).map((d) => `${d.current}->${d.desired}`)).toEqual(['2->4']);
-    expect(resizes(grown)[0].reason).toMatch(/requests 100 above 10 for (1\.\d+|2(\.\d+)?)s: 2 → 4/);
+    const heldFor = /requests 100 above 10 for (\d+(?:\.\d+)?)s: 2 → 4/.exec(resizes(grown)[0].reason);
+    expect(Number(heldFor?.[1])).toBeGreaterThanOrEqual(3);
+    expect(Number(heldFor?.[1])).toBeLessThan(6);
     await operate(s(), app, { type: 'destroy' });
   });
 
