@@ -1,4 +1,3 @@
-import * as net from 'net';
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { heartbeat, removeLabelledContainers } from './common';
@@ -389,14 +388,26 @@ export function createContainerActivities({
           if (code === 0) return;
           last = `health check '${check.command.join(' ')}' exited ${code}`;
         } else if (check.port && check.address) {
-          // The worker reaches a local container's own address; on a remote host only what the
-          // container forwards to that host's address is in reach (or, with nothing forwarded, the
-          // container counts as ready once it runs).
+          // The worker reaches a local container's own address. A remote host is probed from the
+          // host itself (its sshd opens the connection, as a kubelet probes a pod): the port it
+          // forwards, else the container's address on docker_gwbridge, which an overlay network
+          // gives every container; with neither the container counts as ready once it runs.
           const target = isLocal(host)
             ? { address: check.address, port: check.port }
-            : forwardedTarget(state, check.port);
+            : (forwardedTarget(state, check.port) ??
+              (await guarded(
+                'inspect docker_gwbridge',
+                () => gatewayTarget(docker, state.Id, check.port!),
+                host,
+              )));
           if (!target) return;
-          if (await tcpAnswers(target.address, target.port, Math.min(1000, check.intervalMs * 4))) return;
+          const timeoutMs = Math.min(1000, check.intervalMs * 4);
+          const answers = await guarded(
+            'probe port',
+            () => pool.tcpAnswers(host, target.address, target.port, timeoutMs),
+            host,
+          );
+          if (answers) return;
           last = `port ${check.port} on ${target.address}:${target.port} does not answer`;
         } else {
           return;
@@ -485,7 +496,7 @@ async function execExitCode(docker: Docker, id: string, command: string[]): Prom
   return inspected.ExitCode ?? -1;
 }
 
-/** Where a container's port is forwarded on its host, as the worker can reach it. */
+/** Where a container's port is forwarded on its host, as the host itself reaches it. */
 function forwardedTarget(
   state: Docker.ContainerInspectInfo,
   port: number,
@@ -496,7 +507,25 @@ function forwardedTarget(
   >;
   const binding = (bindings[`${port}/tcp`] ?? [])[0];
   if (!binding?.HostPort) return undefined;
-  return { address: binding.HostIp || '127.0.0.1', port: Number(binding.HostPort) };
+  const address = !binding.HostIp || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp;
+  return { address, port: Number(binding.HostPort) };
+}
+
+/** The container's address on its host's docker_gwbridge (present when it is on an overlay network). */
+async function gatewayTarget(
+  docker: Docker,
+  containerId: string,
+  port: number,
+): Promise<{ address: string; port: number } | undefined> {
+  let info: { Containers?: Record<string, { IPv4Address?: string }> };
+  try {
+    info = (await docker.getNetwork('docker_gwbridge').inspect()) as typeof info;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  const address = info.Containers?.[containerId]?.IPv4Address?.split('/')[0];
+  return address ? { address, port } : undefined;
 }
 
 function isForbidden(err: unknown): boolean {
@@ -506,17 +535,4 @@ function isForbidden(err: unknown): boolean {
 /** Infrastructure failures are retryable; a rejected request is not. */
 function isUnreachable(err: unknown): boolean {
   return !(err instanceof ApplicationFailure) || !err.nonRetryable;
-}
-
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }

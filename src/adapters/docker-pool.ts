@@ -1,3 +1,4 @@
+import * as net from 'net';
 import type Docker from 'dockerode';
 import type { HostConnection } from '../core/hosts';
 import { openSshSession, type SshSession } from './ssh';
@@ -11,6 +12,16 @@ export interface DockerPool {
   docker(host?: HostConnection): Promise<Docker>;
   /** Runs a command on the host (ssh and netns hosts only), bounded by `timeoutMs`. */
   exec(host: HostConnection, command: string, timeoutMs?: number): Promise<ExecResult>;
+  /**
+   * Does `address:port` accept a TCP connection, tried from the host itself (the worker for the
+   * local engine, the host's sshd for the others)? Bounded by `timeoutMs`.
+   */
+  tcpAnswers(
+    host: HostConnection | undefined,
+    address: string,
+    port: number,
+    timeoutMs: number,
+  ): Promise<boolean>;
   /** Drops a host's connection (after it failed, or when it is removed). */
   forget(hostId: string): void;
   close(): Promise<void>;
@@ -52,6 +63,10 @@ export function createDockerPool(local: Docker): DockerPool {
     async exec(host, command, timeoutMs = 60_000) {
       return (await session(host)).exec(command, timeoutMs);
     },
+    async tcpAnswers(host, address, port, timeoutMs) {
+      if (isLocal(host)) return localTcpAnswers(address, port, timeoutMs);
+      return (await session(host!)).tcpAnswers(address, port, timeoutMs);
+    },
     forget(hostId) {
       const s = sessions.get(hostId);
       sessions.delete(hostId);
@@ -63,4 +78,17 @@ export function createDockerPool(local: Docker): DockerPool {
       await Promise.all(all.map((s) => s.then((open) => open.close()).catch(() => undefined)));
     },
   };
+}
+
+function localTcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

@@ -17,6 +17,11 @@ export interface SshSession {
   /** A dockerode client whose every request goes through this connection to `socketPath`. */
   docker(socketPath: string): Docker;
   exec(command: string, timeoutMs: number): Promise<ExecResult>;
+  /**
+   * Does `address:port`, as the host sees it, accept a TCP connection? (A `direct-tcpip` channel
+   * opened by the host's sshd, closed at once: a readiness probe run from the host, as a kubelet's.)
+   */
+  tcpAnswers(address: string, port: number, timeoutMs: number): Promise<boolean>;
   onClose(listener: () => void): void;
   close(): Promise<void>;
   /** The host key fingerprint seen at connect (`SHA256:<base64>`): what `hostKey` pins. */
@@ -217,6 +222,13 @@ async function createSession(client: Client, endpoint: SshEndpoint, hostKey: str
         );
       return execOver(client, command, timeoutMs, where, () => closed);
     },
+    tcpAnswers(address, port, timeoutMs) {
+      if (closed)
+        return Promise.reject(
+          new SshError('closed', `SSH connection to ${where} is closed`, { code: 'ECONNRESET' }),
+        );
+      return tcpOver(client, address, port, timeoutMs);
+    },
     onClose(listener) {
       if (closed) queueMicrotask(listener);
       else listeners.push(listener);
@@ -291,6 +303,26 @@ function asSocket(channel: ClientChannel): Duplex {
   for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref'])
     if (typeof s[m] !== 'function') s[m] = () => channel;
   return channel;
+}
+
+function tcpOver(client: Client, address: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean, channel?: ClientChannel) => {
+      channel?.close();
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    try {
+      // sshd answers "open failed" when the connection is refused or unreachable from the host.
+      client.forwardOut('127.0.0.1', 0, address, port, (err, channel) => done(!err, channel));
+    } catch {
+      done(false);
+    }
+  });
 }
 
 function execOver(

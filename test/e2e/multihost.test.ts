@@ -231,6 +231,21 @@ describe('an app spread over three netns Docker hosts', () => {
     ok(await cli(['destroy', app]));
   });
 
+  test('readiness on another host is probed from that host: a port nobody listens on is never ready', async () => {
+    // Port 8080 is exposed on the app network only (not forwarded): the host's sshd tries the
+    // container's docker_gwbridge address. The spread test above shows an answering port passes.
+    const app = uniqueApp('deaf');
+    const text = blueprint(
+      app,
+      `  - id: web\n    image: berth/busybox:1\n    command: [sleep, '3600']\n    ports: ['8080']\n    placement: [breadthFirst]\n`,
+    );
+    cleanups.push(app);
+    const result = await cli(['deploy', write('deaf.yaml', text), '--ready-timeout', '3s']);
+    expectOneLineError(result, /not ready: port 8080 on \d+\.\d+\.\d+\.\d+:8080 does not answer/);
+    const left = await instances(app).catch(() => []);
+    expect(left).toEqual([]);
+  });
+
   test('maxContainers full on every host provisions a new netns host', async () => {
     const app = uniqueApp('grow');
     const text = blueprint(
