@@ -69,6 +69,22 @@ function engineLabels(info: { Labels?: string[] }): Record<string, string> {
  * kept.
  */
 export function createHostActivities({ docker: localDocker, pool }: HostActivityDeps) {
+  /** Debian's docker-registry on `host` (kept when it runs), retried (bounded): a loaded host can be slow. */
+  async function startRegistry(host: HostConnection): Promise<string> {
+    heartbeat('registry');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ensureRegistryOnHost(
+          (command, timeoutMs) => pool.exec(host, command, timeoutMs),
+          host.address!,
+        );
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   return {
     /** Connects (pinning the host key on first use), checks the OS, installs Docker when missing. */
     async connectHost(connection: HostConnection): Promise<DescribedHost> {
@@ -95,6 +111,7 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
         pool.forget(pinned.id);
         const docker = await pool.docker(pinned);
         const info = await docker.info();
+
         return {
           connection: pinned,
           cpus: info.NCPU,
@@ -128,24 +145,21 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
             members.map(async (h) => ({ id: h.id, docker: await pool.docker(h), address: h.address! })),
           ),
         );
-        let registry = req.registry;
-        if (!registry) {
-          heartbeat('registry');
-          const first = members[0];
-          // A registry that did not come up is started again (bounded): a loaded host can be slow.
-          for (let attempt = 1; !registry; attempt++) {
-            try {
-              registry = await ensureRegistryOnHost(
-                (command, timeoutMs) => pool.exec(first, command, timeoutMs),
-                first.address!,
-              );
-            } catch (err) {
-              if (attempt >= 3) throw err;
-              await new Promise((r) => setTimeout(r, 1000));
-            }
-          }
-        }
+        const registry = req.registry ?? (await startRegistry(members[0]));
         return { swarmRole: roles[req.host.id] ?? 'worker', registry };
+      } catch (err) {
+        throw hostFailure(req.host, err);
+      }
+    },
+
+    /**
+     * The pool's registry on this host, started when it is not running (the registry's host failed,
+     * or was removed): `host:port`. Images come back into it with the next converge, which pushes
+     * what its build host has.
+     */
+    async moveRegistry(req: { host: HostConnection }): Promise<string> {
+      try {
+        return await startRegistry(req.host);
       } catch (err) {
         throw hostFailure(req.host, err);
       }

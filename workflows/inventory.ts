@@ -157,6 +157,8 @@ export interface HostView {
   failedReason?: string;
   rejoined?: HostRejoin;
   rejoinError?: string;
+  /** `host:port` of the pool's registry when it runs on this host. */
+  registry?: string;
 }
 
 export interface AddHostRequest {
@@ -237,10 +239,18 @@ function view(state: InventoryState, h: HostRecord): HostView {
     failedReason: h.failedReason,
     ...(h.rejoined ? { rejoined: h.rejoined } : {}),
     ...(h.rejoinError ? { rejoinError: h.rejoinError } : {}),
+    ...(registryOn(state, h) ? { registry: state.registry } : {}),
   };
 }
 
+function registryOn(state: InventoryState, h: HostRecord): boolean {
+  return !!h.connection.address && !!state.registry?.startsWith(`${h.connection.address}:`);
+}
+
 const remote = (h: HostRecord) => h.connection.provider !== 'local';
+
+/** Marks histories in which the registry moves off a host that failed or was removed. */
+const MOVE_REGISTRY_PATCH = 'move-registry';
 
 /** Marks histories in which failed hosts are sensed and rejoin when they answer again. */
 const REJOIN_PATCH = 'rejoin-failed-hosts';
@@ -396,7 +406,30 @@ export async function inventory(input: InventoryInput): Promise<void> {
       .evictHost({ host: h.connection, manager: manager?.connection })
       .catch(() => ({}));
     applyRoles(roles);
+    // Before the apps heal: their converge pushes its images into the new registry.
+    if (patched(MOVE_REGISTRY_PATCH)) await moveRegistryFrom(h);
     for (const app of apps) await tellApp(app, [h.id], reason);
+  };
+
+  /**
+   * The pool's registry ran on `h`, which failed or left: a new one starts on a live remote host (a
+   * manager, as the build host is). It starts empty; each app's next converge pushes the images its
+   * build host has (or builds them again). If none can be started the old address stays: the host
+   * may come back.
+   */
+  const moveRegistryFrom = async (h: HostRecord) => {
+    if (!registryOn(state, h)) return;
+    const live = state.hosts.filter((x) => x !== h && x.status === 'ready' && remote(x));
+    const target = live.find((x) => x.swarmRole === 'manager') ?? live[0];
+    if (!target) {
+      state.registry = undefined; // the next host to join starts one
+      return;
+    }
+    try {
+      state.registry = await hostActivities().moveRegistry({ host: target.connection });
+    } catch {
+      // kept: see above
+    }
   };
 
   /**
@@ -587,7 +620,8 @@ export async function inventory(input: InventoryInput): Promise<void> {
       await stopWatcher(id);
       applyRoles(await hostActivities().retireHost({ host: h.connection, manager: manager?.connection }));
       state.hosts = state.hosts.filter((x) => x.id !== id);
-      if (state.registry && state.registry.startsWith(`${h.connection.address}:`)) state.registry = undefined;
+      if (patched(MOVE_REGISTRY_PATCH)) await moveRegistryFrom(h);
+      else if (registryOn(state, h)) state.registry = undefined;
       return { ...view(state, h), status: h.status };
     });
   });

@@ -5,7 +5,9 @@ import type Docker from 'dockerode';
 import { createActivities } from '../../activities';
 import { projectRoot } from '../adapters/paths';
 import { ensureRegistry } from '../adapters/images';
-import { berthDataConverter } from '../adapters/codec';
+import { berthCodec, berthDataConverter, codecKeyFile, KEY_ENV, KEY_ID_METADATA } from '../adapters/codec';
+import { UserError } from '../core/errors';
+import { inventoryWorkflowId } from '../../workflows/inventory';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling with webpack. */
 export function prebuiltBundlePath(): string {
@@ -39,7 +41,41 @@ async function registryFromEnv(): Promise<{ address: string } | undefined> {
   return { address: setting };
 }
 
+/**
+ * The codec key that sealed this Berth's workflows, read from the clear metadata of the first
+ * payload of its inventory (every Berth that deployed anything has one); undefined when there is
+ * none yet or it cannot be read.
+ */
+async function poolCodecKeyId(options: BerthWorkerOptions): Promise<string | undefined> {
+  try {
+    const { history } = await options.connection.workflowService.getWorkflowExecutionHistory({
+      namespace: options.namespace,
+      execution: { workflowId: inventoryWorkflowId(options.taskQueue) },
+      maximumPageSize: 1,
+    });
+    const input = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const id = input?.metadata?.[KEY_ID_METADATA];
+    return id ? Buffer.from(id).toString('utf8') : undefined;
+  } catch {
+    return undefined; // no inventory yet (NOT_FOUND), or not allowed to read it: nothing to compare
+  }
+}
+
+/**
+ * A worker with another codec key than the one this Berth's workflows were sealed with fails every
+ * task it takes, and Temporal retries workflow tasks forever: it refuses to start instead.
+ */
+async function checkCodecKey(options: BerthWorkerOptions): Promise<void> {
+  const theirs = await poolCodecKeyId(options);
+  const mine = berthCodec().keyId;
+  if (theirs && theirs !== mine)
+    throw new UserError(
+      `this worker's codec key ${mine} is not the key ${theirs} that the workflows on task queue '${options.taskQueue}' were sealed with: set ${KEY_ENV} or ${codecKeyFile()} to that key`,
+    );
+}
+
 export async function createBerthWorker(options: BerthWorkerOptions): Promise<Worker> {
+  await checkCodecKey(options);
   const registry = await registryFromEnv();
   return Worker.create({
     connection: options.connection,

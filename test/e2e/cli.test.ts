@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { LABEL } from '../../src/core/names';
@@ -51,6 +52,18 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
     });
     expect(await appContainers(app)).toHaveLength(0);
     expect(await appNetworks(app)).toHaveLength(0);
+  });
+
+  test('a worker with another codec key refuses to start instead of failing every task', async () => {
+    // The deploy above started this queue's inventory, sealed with the fixture's key.
+    const other = crypto.randomBytes(32).toString('base64');
+    const result = await runCli(['worker'], { ...env, BERTH_CODEC_KEY: other }, 60_000);
+    expectOneLineError(
+      result,
+      new RegExp(
+        `this worker's codec key [0-9a-f]{16} is not the key [0-9a-f]{16} that the workflows on task queue '${env.BERTH_TASK_QUEUE}' were sealed with: set BERTH_CODEC_KEY`,
+      ),
+    );
   });
 
   test('bad input: one line, exit 1, no stack, nothing changed', async () => {

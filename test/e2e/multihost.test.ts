@@ -29,6 +29,7 @@ const LAN = `10.213.${(process.pid % 200) + 20}`;
 interface HostRow {
   id: string;
   status: string;
+  registry?: string;
   rejoined?: { removedContainers: number };
   address?: string;
   swarmRole?: string;
@@ -293,19 +294,31 @@ describe('an app spread over three netns Docker hosts', () => {
     hostIndex.delete(victim.host);
   });
 
-  test('a host whose engine dies has its containers running again on the other hosts, and rejoins empty when it is back', async () => {
+  test('a host whose engine and registry die has its containers running again on the other hosts, and rejoins empty when it is back', async () => {
     const app = uniqueApp('heal');
+    // A built image: the replacement is created from the pool registry, which has to move first.
     const text = blueprint(
       app,
-      `  - id: web\n    image: berth/busybox:1\n    replicas: 3\n    restart: always\n    command: [httpd, -f, -p, '8080', -h, /]\n    ports: ['8080']\n    placement: [breadthFirst]\n`,
+      `  - id: web\n    replicas: 3\n    restart: always\n    ports: ['8080']\n    placement: [breadthFirst]\n    dockerfile: |\n      FROM berth/busybox:1\n      RUN echo healed-from-the-new-registry > /greeting\n      CMD ["httpd", "-f", "-p", "8080", "-h", "/"]\n`,
     );
     cleanups.push(app);
     ok(await cli(['deploy', write('heal.yaml', text), '--json']));
     const before = await instances(app);
-    const victim = before[0];
+    const registryHost = (await hosts()).find((h) => h.registry)!;
+    // The victim is the host with the registry (breadthFirst put an instance on every host).
+    const victim = before.find((i) => i.host === registryHost.id)!;
+    expect(victim).toBeDefined();
     const index = hostIndex.get(victim.host)!;
+    const registryPid = path.join(
+      process.env.BERTH_NETNS_DATA ?? '/var/lib/berth-netns',
+      PREFIX,
+      `h${index}`,
+      'registry',
+      'registry.pid',
+    );
     const killedAt = Date.now();
     await stopNetnsDocker(PREFIX, index);
+    process.kill(Number(fs.readFileSync(registryPid, 'utf8').trim()), 'SIGKILL');
     let after: Instance[] = [];
     for (let i = 0; i < 120; i++) {
       await new Promise((r) => setTimeout(r, 1000));
@@ -319,8 +332,18 @@ describe('an app spread over three netns Docker hosts', () => {
     expect(moved.host).not.toBe(victim.host);
     expect(moved.state).toBe('running');
     expect(after.map((x) => x.instance).sort()).toEqual(before.map((x) => x.instance).sort());
-    const failed = (await hosts()).find((h) => h.id === victim.host)!;
+    const afterFailure = await hosts();
+    const failed = afterFailure.find((h) => h.id === victim.host)!;
     expect(failed.status).toBe('failed');
+    // The registry moved to a live host, and the healed instance's image came from it.
+    const newRegistry = afterFailure.find((h) => h.registry)!;
+    expect(newRegistry.id).not.toBe(victim.host);
+    expect(newRegistry.status).toBe('ready');
+    expect(newRegistry.registry).not.toBe(registryHost.registry);
+    const image = (await dockerOn(moved.host).getContainer(moved.id).inspect()).Config.Image;
+    expect(image.startsWith(`${newRegistry.registry}/`)).toBe(true);
+    const greeting = await exec(moved.host, moved.id, ['cat', '/greeting']);
+    expect(greeting.output).toContain('healed-from-the-new-registry');
     process.stdout.write(`host failure healed in ${healedMs} ms (address ${victim.ip} -> ${moved.ip})\n`);
 
     // The engine comes back, with the old container (restart: always): the host rejoins without it.

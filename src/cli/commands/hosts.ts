@@ -65,13 +65,13 @@ function statusText(h: HostView): string {
 function printHosts(hosts: HostView[]): void {
   info(
     table([
-      ['HOST', 'PROVIDER', 'ADDRESS', 'STATUS', 'SWARM', 'CPUS', 'MEMORY', 'RESERVED', 'RUNNING'],
+      ['HOST', 'PROVIDER', 'ADDRESS', 'STATUS', 'ROLE', 'CPUS', 'MEMORY', 'RESERVED', 'RUNNING'],
       ...hosts.map((h) => [
         h.id,
         h.provider,
         h.address ?? '-',
         statusText(h),
-        h.swarmRole ?? '-',
+        [h.swarmRole, h.registry ? 'registry' : undefined].filter(Boolean).join(', ') || '-',
         String(h.cpus),
         gib(h.memoryBytes),
         String(h.reservations),
