@@ -14,8 +14,8 @@ import { asActivityFailure, isConflict, isNotFound, isNotModified } from './dock
 /**
  * What policy workflows do to the world: read an app's desired size, ask the app workflow for a
  * scale or heal (an update, which workflows cannot send) and wait for it, and restart a container
- * in place, or look at it. Each is idempotent: a retry asks for the same size again or starts a running
- * container.
+ * in place, or look at it. Each is idempotent: a retry asks for the same size again or starts a
+ * running container.
  */
 
 export interface PolicyActivityDeps {

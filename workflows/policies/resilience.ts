@@ -44,8 +44,8 @@ import {
  * The restarter starts the same container again; when it gives up (or the container is gone) and a
  * replacer is configured, the instance is replaced — removed and re-created by a `heal` of the app,
  * through placement — as Brooklyn escalates. With a failure detector, a failure is first given its
- * stabilisation delay: an instance running again by then (Docker's restart policy) is left alone. An instance given up on is left alone until `resume`
- * or `reset`.
+ * stabilisation delay: an instance running again by then (Docker's restart policy) is left alone.
+ * An instance given up on is left alone until `resume` or `reset`.
  */
 
 export const DEFAULT_EVENTS_BEFORE_CONTINUE_AS_NEW = 500;
