@@ -45,7 +45,10 @@ export function startWorkerProcess(
       child.kill('SIGKILL');
       reject(new Error(`worker did not start: ${output}`));
     }, timeoutMs);
+    // BERTH_TEST_WORKER_LOG=FILE keeps every worker's output (to read after a failed run).
+    const log = process.env.BERTH_TEST_WORKER_LOG;
     const onData = (d: Buffer) => {
+      if (log) fs.appendFileSync(log, d);
       output += d;
       onOutput?.(output);
       if (output.includes('Berth worker polling')) {
