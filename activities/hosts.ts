@@ -111,7 +111,6 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
         pool.forget(pinned.id);
         const docker = await pool.docker(pinned);
         const info = await docker.info();
-
         return {
           connection: pinned,
           cpus: info.NCPU,

@@ -205,6 +205,11 @@ async function createSession(client: Client, endpoint: SshEndpoint, hostKey: str
   client.on('error', () => undefined);
 
   const dockers = new Map<string, Docker>();
+  /** `open()` on the live connection, or a `closed` SshError once it has gone. */
+  const whenOpen = <T>(open: () => Promise<T>): Promise<T> =>
+    closed
+      ? Promise.reject(new SshError('closed', `SSH connection to ${where} is closed`, { code: 'ECONNRESET' }))
+      : open();
   const session: SshSession = {
     hostKey,
     docker(socketPath) {
@@ -216,18 +221,10 @@ async function createSession(client: Client, endpoint: SshEndpoint, hostKey: str
       return d;
     },
     exec(command, timeoutMs) {
-      if (closed)
-        return Promise.reject(
-          new SshError('closed', `SSH connection to ${where} is closed`, { code: 'ECONNRESET' }),
-        );
-      return execOver(client, command, timeoutMs, where, () => closed);
+      return whenOpen(() => execOver(client, command, timeoutMs, where, () => closed));
     },
     tcpAnswers(address, port, timeoutMs) {
-      if (closed)
-        return Promise.reject(
-          new SshError('closed', `SSH connection to ${where} is closed`, { code: 'ECONNRESET' }),
-        );
-      return tcpOver(client, address, port, timeoutMs);
+      return whenOpen(() => tcpOver(client, address, port, timeoutMs));
     },
     onClose(listener) {
       if (closed) queueMicrotask(listener);
