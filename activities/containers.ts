@@ -4,11 +4,11 @@ import { heartbeat, removeLabelledContainers } from './common';
 import { LABEL, containerName, networkName } from '../src/core/names';
 import { dockerTarget } from '../src/adapters/docker';
 import { createDockerPool, isLocal } from '../src/adapters/docker-pool';
-import { describeHost, type HostConnection } from '../src/core/hosts';
+import type { HostConnection } from '../src/core/hosts';
 import { pullImage } from '../src/adapters/images';
 import { registryOf } from '../src/core/images';
 import type { DockerPool } from '../src/adapters/docker-pool';
-import { asActivityFailure, isConflict, isNotFound, isNotModified } from './docker-errors';
+import { asHostFailure, isConflict, isNotFound, isNotModified } from './docker-errors';
 import type {
   ContainerRef,
   ContainerSpec,
@@ -16,7 +16,8 @@ import type {
   LocalHost,
   ReadinessCheck,
   RemovedResources,
-} from './types';
+} from '../workflows/api/containers';
+import { Failure } from '../src/core/failures';
 
 export interface ActivityDeps {
   /** The local engine. */
@@ -43,21 +44,11 @@ export function createContainerActivities({
   dockerTarget: localTarget = dockerTarget(),
   publishAddress = '127.0.0.1',
 }: ActivityDeps) {
-  const targetOf = (host?: HostConnection) => (isLocal(host) ? localTarget : describeHost(host!));
   async function guarded<T>(what: string, fn: () => Promise<T>, host?: HostConnection): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      // The SSH connection is shared by every activity on that host: only a broken connection is
-      // dropped (the pool reconnects on next use), never one that merely carried a Docker error.
-      if ((err as Error)?.name === 'SshError' && (err as { kind?: string }).kind !== 'timeout') {
-        pool.forget(host!.id);
-        throw ApplicationFailure.retryable(
-          `${what} on host ${host?.id}: ${(err as Error).message}`,
-          'HostUnreachable',
-        );
-      }
-      throw asActivityFailure(err, isLocal(host) ? what : `${what} on host ${host!.id}`, targetOf(host));
+      throw asHostFailure(pool, err, what, host, localTarget);
     }
   }
   // Forwarded ports of a remote host open on its own address: loopback there is out of reach.
@@ -181,7 +172,7 @@ export function createContainerActivities({
             if (Object.keys(inspected.Containers ?? {}).length > 0) {
               throw ApplicationFailure.nonRetryable(
                 `network ${networkName(app)} has subnet ${existingSubnet ?? 'none'}, not ${subnet!.cidr}, and containers still use it: destroy the app first`,
-                'NetworkMismatch',
+                Failure.NetworkMismatch,
               );
             }
             await docker.getNetwork(existing.Id).remove();
@@ -216,7 +207,7 @@ export function createContainerActivities({
               // Another network (another tool or Berth home) took the subnet since it was allocated.
               throw ApplicationFailure.nonRetryable(
                 `subnet ${subnet?.cidr} is already used by another network`,
-                'SubnetTaken',
+                Failure.SubnetTaken,
               );
             }
             throw err;
@@ -298,7 +289,7 @@ export function createContainerActivities({
             if (/address already in use/i.test((err as Error).message ?? ''))
               throw ApplicationFailure.nonRetryable(
                 `address ${spec.ip} of ${spec.instance} is still held in network ${spec.network}`,
-                'AddressInUse',
+                Failure.AddressInUse,
               );
             throw err;
           }
@@ -415,7 +406,7 @@ export function createContainerActivities({
       }
       throw ApplicationFailure.nonRetryable(
         `container ${check.id.slice(0, 12)} not ready: ${last}`,
-        'NotReady',
+        Failure.NotReady,
       );
     },
 
@@ -438,7 +429,7 @@ export function createContainerActivities({
         await activities.removeContainer(ref.id, spec.host);
         throw ApplicationFailure.nonRetryable(
           `address ${spec.ip} of ${spec.instance} is still held in network ${spec.network}`,
-          'AddressInUse',
+          Failure.AddressInUse,
         );
       }
       await activities.waitReady({ ...check, id: ref.id, host: spec.host });

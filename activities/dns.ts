@@ -11,6 +11,7 @@ import {
   type DnsServerOptions,
 } from '../src/adapters/dns';
 import { asActivityFailure } from './docker-errors';
+import { Failure } from '../src/core/failures';
 
 export interface DnsActivityDeps {
   docker: Docker;
@@ -28,9 +29,9 @@ export interface DnsActivityDeps {
 function asDnsFailure(err: unknown, what: string, target: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof UserError)
-    return ApplicationFailure.nonRetryable(`${what}: ${err.message}`, 'DnsConfigInvalid');
+    return ApplicationFailure.nonRetryable(`${what}: ${err.message}`, Failure.DnsConfigInvalid);
   if (err instanceof DnsServerError)
-    return ApplicationFailure.retryable(`${what}: ${err.message}`, 'DnsServerError');
+    return ApplicationFailure.retryable(`${what}: ${err.message}`, Failure.DnsServerError);
   return asActivityFailure(err, what, target);
 }
 

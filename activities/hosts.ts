@@ -2,12 +2,12 @@ import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { heartbeat, removeLabelledContainers } from './common';
 import { describeHost, type HostConnection } from '../src/core/hosts';
-import type { HostSensors } from '../workflows/inventory';
+import type { HostSensors } from '../workflows/api/inventory';
 import { LABEL } from '../src/core/names';
 import { isLocal, type DockerPool } from '../src/adapters/docker-pool';
 import { BASE_IMAGE } from '../src/adapters/base-image';
 import { berthHome } from '../src/adapters/paths';
-import { openSshSession } from '../src/adapters/ssh';
+import { dropsConnection, openSshSession } from '../src/adapters/ssh';
 import { createNetnsHost, destroyNetnsHost, ensureBerthSshKey, netnsIndexOf } from '../src/adapters/netns';
 import {
   ensureImageOnHost,
@@ -18,6 +18,7 @@ import {
   promoteManagers,
   removeSwarmNode,
 } from '../src/adapters/provision';
+import { Failure } from '../src/core/failures';
 
 export interface HostActivityDeps {
   docker: Docker;
@@ -45,12 +46,12 @@ function hostFailure(host: HostConnection, err: unknown): ApplicationFailure {
   const kind = (err as { kind?: string })?.kind;
   const type =
     kind === 'auth'
-      ? 'HostAuthFailed'
+      ? Failure.HostAuthFailed
       : kind === 'hostKey'
-        ? 'HostKeyMismatch'
+        ? Failure.HostKeyMismatch
         : kind
-          ? 'HostUnreachable'
-          : 'HostRejected';
+          ? Failure.HostUnreachable
+          : Failure.HostRejected;
   return ApplicationFailure.nonRetryable(`host ${describeHost(host)}: ${message}`, type);
 }
 
@@ -189,7 +190,7 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
               },
             };
           } catch (err) {
-            if ((err as Error)?.name === 'SshError') pool.forget(h.id);
+            if (dropsConnection(err)) pool.forget(h.id);
             readings[h.id] = { ok: false, error: (err as Error)?.message ?? String(err), sensors: empty };
           }
         }),

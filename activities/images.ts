@@ -31,6 +31,7 @@ import {
   type RegistryAuth,
 } from '../src/adapters/images';
 import { asActivityFailure } from './docker-errors';
+import { Failure } from '../src/core/failures';
 
 export interface ImageActivityDeps {
   docker: Docker;
@@ -116,7 +117,7 @@ export function createImageActivities(given: ImageActivityDeps & { pool?: Docker
       } catch (err) {
         throw ApplicationFailure.retryable(
           `connect to host ${input.host?.id}: ${(err as Error).message}`,
-          'HostUnreachable',
+          Failure.HostUnreachable,
         );
       }
       return imageOperations({
@@ -132,7 +133,7 @@ function imageOperations({ docker, dockerTarget: target = dockerTarget(), regist
   const notFound = (image: string, why: string) =>
     ApplicationFailure.nonRetryable(
       `image '${image}' ${why} is not on the Docker engine at ${target}; build or load it first (scripts/setup.sh builds berth/busybox:1)`,
-      'ImageNotFound',
+      Failure.ImageNotFound,
     );
 
   const fromRegistry = (ref: string) =>
@@ -201,19 +202,19 @@ function imageOperations({ docker, dockerTarget: target = dockerTarget(), regist
     if (err instanceof ImageBuildError)
       return ApplicationFailure.create({
         message: `building the image of ${input.service} failed: ${err.message}`,
-        type: 'ImageBuildFailed',
+        type: Failure.ImageBuildFailed,
         nonRetryable: true,
         details: [{ step: err.step, reason: err.reason, output: err.output }],
       });
     if (err instanceof DockerfileUnavailableError)
       return err.retryable
-        ? ApplicationFailure.retryable(err.message, 'DockerfileUnavailable')
-        : ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, 'ImageBuildFailed');
+        ? ApplicationFailure.retryable(err.message, Failure.DockerfileUnavailable)
+        : ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, Failure.ImageBuildFailed);
     if (err instanceof UserError)
-      return ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, 'ImageBuildFailed');
+      return ApplicationFailure.nonRetryable(`${input.service}: ${err.message}`, Failure.ImageBuildFailed);
     if (err instanceof MissingImageError) return notFound(err.image, `(the base of ${input.service})`);
     if (err instanceof RegistryTransferError)
-      return ApplicationFailure.retryable(err.message, 'RegistryError');
+      return ApplicationFailure.retryable(err.message, Failure.RegistryError);
     return asActivityFailure(err, what, target);
   }
 

@@ -1,11 +1,10 @@
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
-import { networkName } from '../src/core/names';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
+import { networkName } from '../src/core/names';
+import { InventoryClient, InventoryRejectedError } from '../src/clients/inventory';
 import {
-  inventoryWorkflowId,
   poolUpdate,
   releaseSubnetUpdate,
   releaseUpdate,
@@ -14,7 +13,7 @@ import {
   type PoolView,
   type ReserveRequest,
   type ReserveResult,
-} from '../workflows/inventory';
+} from '../workflows/api/inventory';
 
 /**
  * Workflows cannot send updates to other workflows, so operations reach the inventory workflow
@@ -27,25 +26,9 @@ async function updateInventory<Ret, Args extends unknown[]>(
 ): Promise<Ret> {
   const { client, info } = Context.current();
   try {
-    return await client.workflow.executeUpdateWithStart(def, {
-      args,
-      startWorkflowOperation: new WithStartWorkflowOperation('inventory', {
-        workflowId: inventoryWorkflowId(info.taskQueue),
-        taskQueue: info.taskQueue,
-        args: [{}],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    });
+    return await new InventoryClient(client, info.taskQueue).update(def, ...args);
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      let cause = err.cause as ApplicationFailure | undefined;
-      // An activity's failure inside the update (adding a host) is wrapped once more.
-      for (let i = 0; i < 5 && cause?.cause; i++) cause = cause.cause as ApplicationFailure;
-      throw ApplicationFailure.nonRetryable(
-        cause?.message ?? err.message,
-        cause?.type ?? 'InventoryRejected',
-      );
-    }
+    if (err instanceof InventoryRejectedError) throw ApplicationFailure.nonRetryable(err.message, err.type);
     throw err;
   }
 }

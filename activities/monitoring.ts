@@ -1,9 +1,8 @@
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { dockerTarget } from '../src/adapters/docker';
-import { isLocal, type DockerPool } from '../src/adapters/docker-pool';
+import type { DockerPool } from '../src/adapters/docker-pool';
 import {
   relistFailed,
   settleFailure,
@@ -11,15 +10,11 @@ import {
   type ContainerEvent,
 } from '../src/adapters/events';
 import { aggregate, sampleContainerStats } from '../src/adapters/stats';
-import { describeHost, type HostConnection } from '../src/core/hosts';
+import type { HostConnection } from '../src/core/hosts';
 import { LABEL, policyWorkflowId } from '../src/core/names';
-import {
-  CONTAINER_FAILED_SIGNAL,
-  mergeServiceStats,
-  type ContainerFailure,
-  type ServiceStats,
-} from '../src/core/policy/events';
-import { asActivityFailure } from './docker-errors';
+import { mergeServiceStats, type ContainerFailure, type ServiceStats } from '../src/core/policy/events';
+import { containerFailedSignal } from '../workflows/api/resilience';
+import { asHostFailure } from './docker-errors';
 
 export { mergeServiceStats, type ServiceStats };
 
@@ -74,19 +69,6 @@ const FAILURE_KINDS = new Set<ContainerEvent['kind']>(['die', 'oom', 'unhealthy'
 export function createMonitoringActivities({ pool, client: injected }: MonitoringDeps) {
   const client = (): Client => injected ?? Context.current().client;
 
-  /** Docker failures classified as everywhere else; a remote host's connection is dropped. */
-  function classify(what: string, host: HostConnection | undefined, err: unknown): ApplicationFailure {
-    if (err instanceof ApplicationFailure) return err;
-    if (!isLocal(host)) pool.forget(host!.id);
-    if ((err as Error)?.name === 'SshError')
-      return ApplicationFailure.retryable(
-        `${what} on host ${host!.id}: ${(err as Error).message}`,
-        'HostUnreachable',
-      );
-    const target = isLocal(host) ? dockerTarget() : describeHost(host!);
-    return asActivityFailure(err, isLocal(host) ? what : `${what} on host ${host!.id}`, target);
-  }
-
   async function guarded<T>(
     what: string,
     host: HostConnection | undefined,
@@ -95,7 +77,7 @@ export function createMonitoringActivities({ pool, client: injected }: Monitorin
     try {
       return await fn();
     } catch (err) {
-      throw classify(what, host, err);
+      throw asHostFailure(pool, err, what, host, dockerTarget());
     }
   }
 
@@ -180,7 +162,7 @@ export function createMonitoringActivities({ pool, client: injected }: Monitorin
         try {
           const c = client();
           await c.withAbortSignal(call.signal, () =>
-            c.workflow.getHandle(workflowId).signal(CONTAINER_FAILED_SIGNAL, f),
+            c.workflow.getHandle(workflowId).signal(containerFailedSignal, f),
           );
           delivered++;
         } catch (err) {
@@ -244,7 +226,7 @@ export function createMonitoringActivities({ pool, client: injected }: Monitorin
         if (result.lastEventS !== undefined) lastEventS = Math.max(lastEventS ?? 0, result.lastEventS);
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        throw classify(`watch events of host ${req.hostId}`, host, err);
+        throw asHostFailure(pool, err, `watch events of host ${req.hostId}`, host, dockerTarget());
       } finally {
         clearTimeout(deadline);
         clearInterval(beats);

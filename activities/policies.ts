@@ -1,14 +1,15 @@
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DockerPool } from '../src/adapters/docker-pool';
+import { AppClient, OperationRefusedError, UnknownAppError } from '../src/clients/app';
+import { InventoryClient } from '../src/clients/inventory';
+import { Failure, messageOf } from '../src/core/failures';
 import { LOCAL_HOST, type HostConnection } from '../src/core/hosts';
 import type { InstanceObservation } from '../src/core/policy';
-import { LABEL, appWorkflowId } from '../src/core/names';
-import { appStateQuery, operateUpdate } from '../workflows/app';
-import { inventoryQuery, inventoryWorkflowId } from '../workflows/inventory';
-import type { OperationOptions, OperationRequest, OperationResult } from '../workflows/operations/types';
+import { LABEL } from '../src/core/names';
+import type { OperationOptions, OperationRequest, OperationResult } from '../workflows/api/operations';
 import { asActivityFailure, isConflict, isNotFound, isNotModified } from './docker-errors';
 
 /**
@@ -67,22 +68,13 @@ export interface ReplaceOutcome extends OperationOutcome {
 
 const HEARTBEAT_MS = 2_000;
 
-function innermostMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  for (let i = 0; i < 6 && e?.cause; i++) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
-
 export function createPolicyActivities({ pool, client: injected }: PolicyActivityDeps) {
   const client = (): Client => injected ?? Context.current().client;
+  const apps = () => new AppClient(client(), Context.current().info.taskQueue);
 
   /** How to reach the pool's hosts, by id (from the inventory workflow of this task queue). */
   async function poolConnections(): Promise<Map<string, HostConnection>> {
-    const { info } = Context.current();
-    const state = await client()
-      .workflow.getHandle(inventoryWorkflowId(info.taskQueue))
-      .query(inventoryQuery)
-      .catch(() => undefined);
+    const state = await new InventoryClient(client(), Context.current().info.taskQueue).state();
     const hosts = (state?.hosts ?? []) as { id: string; connection?: HostConnection }[];
     return new Map(hosts.filter((h) => h.connection).map((h) => [h.id, h.connection!]));
   }
@@ -99,13 +91,10 @@ export function createPolicyActivities({ pool, client: injected }: PolicyActivit
 
   async function appState(app: string) {
     try {
-      return await client().workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
+      return await apps().requireState(app);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        throw ApplicationFailure.nonRetryable(
-          `unknown app '${app}': no app workflow runs for it`,
-          'UnknownApp',
-        );
+      if (err instanceof UnknownAppError)
+        throw ApplicationFailure.nonRetryable(err.message, Failure.UnknownApp);
       throw err;
     }
   }
@@ -113,15 +102,10 @@ export function createPolicyActivities({ pool, client: injected }: PolicyActivit
   /** Sends `operate` to the app workflow; a refused request is an outcome, not a failure. */
   async function requestOperation(app: string, request: OperationRequest): Promise<OperationOutcome> {
     try {
-      const { operationId } = await client()
-        .workflow.getHandle(appWorkflowId(app))
-        .executeUpdate(operateUpdate, { args: [request] });
-      return { operationId, ok: true };
+      return { operationId: await apps().operate(app, request), ok: true };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError)
-        return { operationId: '', ok: false, error: `unknown app '${app}': no app workflow runs for it` };
-      if (err instanceof WorkflowUpdateFailedError)
-        return { operationId: '', ok: false, error: innermostMessage(err) };
+      if (err instanceof UnknownAppError || err instanceof OperationRefusedError)
+        return { operationId: '', ok: false, error: err.message };
       throw err;
     }
   }
@@ -138,28 +122,15 @@ export function createPolicyActivities({ pool, client: injected }: PolicyActivit
     const beat = setInterval(() => ctx.heartbeat(operationId), HEARTBEAT_MS);
     try {
       ctx.heartbeat(operationId);
-      const result = await Promise.race([
-        client().workflow.getHandle(operationId).result() as Promise<OperationResult>,
-        ctx.cancelled,
-      ]);
-      await settled(app, operationId);
+      const result = await Promise.race([apps().result(operationId), ctx.cancelled]);
+      await apps().settled(app, operationId);
       return { ok: true, result };
     } catch (err) {
       if (ctx.cancellationSignal.aborted) throw err;
-      await settled(app, operationId);
-      return { ok: false, error: innermostMessage(err) };
+      await apps().settled(app, operationId);
+      return { ok: false, error: messageOf(err) };
     } finally {
       clearInterval(beat);
-    }
-  }
-
-  async function settled(app: string, operationId: string): Promise<void> {
-    const handle = client().workflow.getHandle(appWorkflowId(app));
-    for (let i = 0; i < 100; i++) {
-      const state = await handle.query(appStateQuery).catch(() => undefined);
-      const record = state?.operations.find((o) => o.id === operationId);
-      if (!record || record.status === 'completed' || record.status === 'failed') return;
-      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -168,10 +139,13 @@ export function createPolicyActivities({ pool, client: injected }: PolicyActivit
     async serviceReplicas({ app, service }: { app: string; service: string }): Promise<number> {
       const state = await appState(app);
       if (state.phase === 'destroyed')
-        throw ApplicationFailure.nonRetryable(`app '${app}' has been destroyed`, 'UnknownApp');
+        throw ApplicationFailure.nonRetryable(`app '${app}' has been destroyed`, Failure.UnknownApp);
       const declared = state.blueprint?.services.find((s) => s.id === service);
       if (!declared)
-        throw ApplicationFailure.nonRetryable(`app '${app}' has no service '${service}'`, 'UnknownService');
+        throw ApplicationFailure.nonRetryable(
+          `app '${app}' has no service '${service}'`,
+          Failure.UnknownService,
+        );
       // A scale of this service queued or under way already decides its size (a scale-down's
       // removed containers are not failures to recover).
       const pending = state.operations

@@ -10,8 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { createDockerClient } from '../src/adapters/docker';
 import { connectClient, temporalTarget } from '../src/adapters/temporal';
-import type { AutoscalerPolicyState } from '../workflows/policies/autoscaler';
-import { policyStateQuery } from '../workflows/policies/common';
+import type { AutoscalerPolicyState } from '../workflows/api/autoscaler';
+import { policyStateQuery } from '../workflows/api/policies';
 import { policyWorkflowId } from '../src/core/names';
 import {
   benchHome,

@@ -10,7 +10,7 @@ import * as http from 'http';
 import * as path from 'path';
 import { createDockerClient } from '../src/adapters/docker';
 import { connectClient, temporalTarget } from '../src/adapters/temporal';
-import { hostWatcherWorkflowId } from '../workflows/policies/watcher';
+import { hostWatcherWorkflowId } from '../src/core/names';
 import {
   benchHome,
   berthCli,

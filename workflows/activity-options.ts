@@ -1,13 +1,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { BerthActivities } from '../activities';
+import type { ActivityTuning } from './api/operations';
 
-/** Durations are inputs, so tests can run in seconds and operators can tune them. */
-export interface ActivityTuning {
-  /** Upper bound for one Docker call (create, start, remove). Default 60 s. */
-  startToCloseMs?: number;
-  /** Attempts before an infrastructure failure (engine unreachable, 5xx) fails the operation. Default 5. */
-  maxAttempts?: number;
-}
+/** Activity options from an operation's `ActivityTuning` (durations are inputs: tests run in seconds). */
 
 const retry = (maxAttempts?: number) => ({
   initialInterval: 500,

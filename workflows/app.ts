@@ -3,67 +3,31 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineUpdate,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Blueprint } from '../src/core/blueprint/model';
+import { messageOf } from '../src/core/failures';
 import { operationWorkflowId } from '../src/core/names';
-import type {
-  InstanceRecord,
-  OperationInput,
-  OperationRequest,
-  OperationResult,
-  OperationType,
-} from './operations/types';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './search-attributes';
-import { ensurePolicies, stopPolicies, type PolicyRecord } from './policies/app-hooks';
-import { hostsLostSignal } from './inventory';
+import {
+  appStateQuery,
+  hostsLostSignal,
+  operateUpdate,
+  retryUpdate,
+  type AppInput,
+  type AppState,
+  type OperationRecord,
+} from './api/app';
+import type { OperationInput, OperationRequest, OperationResult } from './api/operations';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './api/search-attributes';
+import { ensurePolicies, stopPolicies } from './policies/app-hooks';
 
 /**
  * One entity workflow per app (`berth-app-<app>`): it holds the desired state and what runs, and
  * runs operations one at a time as child workflows, so deploy, scale, heal and destroy of one app
  * never interleave.
  */
-
-export interface OperationRecord {
-  id: string;
-  type: OperationType;
-  status: 'queued' | 'running' | 'completed' | 'failed';
-  /** Set once the child workflow exists, so the ID handed to the caller can be followed. */
-  started?: boolean;
-  error?: string;
-  /** Kept for `berth retry` (dropped from old records to keep the state small). */
-  request?: OperationRequest;
-}
-
-export interface AppState {
-  app: string;
-  phase: 'new' | 'running' | 'failed' | 'destroyed';
-  blueprint?: Blueprint;
-  replicas: Record<string, number>;
-  addresses: Record<string, string>;
-  secrets?: Record<string, string>;
-  subnet?: string;
-  instances: InstanceRecord[];
-  seq: number;
-  operations: OperationRecord[];
-  /** The app's policy workflows (by workflow ID), started after deploy/scale/heal. */
-  policies?: Record<string, PolicyRecord>;
-  /** The last deploy's `policyIntervalMs` option. */
-  policyIntervalMs?: number;
-}
-
-export interface AppInput {
-  app: string;
-  state?: AppState;
-}
-
-export const operateUpdate = defineUpdate<{ operationId: string }, [OperationRequest]>('operate');
-export const retryUpdate = defineUpdate<{ operationId: string }, [{ operationId: string }]>('retry');
-export const appStateQuery = defineQuery<Omit<AppState, 'secrets'>>('state');
 
 const KEEP_REQUESTS = 10;
 const KEEP_RECORDS = 50;
@@ -153,7 +117,7 @@ export async function app(input: AppInput): Promise<AppState> {
       record.status = 'completed';
     } catch (err) {
       record.status = 'failed';
-      record.error = innermostMessage(err);
+      record.error = messageOf(err);
       if (record.type === 'deploy' && state.phase === 'new') state.phase = 'failed';
     }
     if (record.status === 'completed' && record.type !== 'destroy')
@@ -258,10 +222,4 @@ function trim(records: OperationRecord[]): void {
   records.slice(0, -KEEP_REQUESTS).forEach((r) => {
     if (r.status !== 'queued' && r.status !== 'running') delete r.request;
   });
-}
-
-function innermostMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  for (let i = 0; i < 5 && e?.cause; i++) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

@@ -4,9 +4,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   getExternalWorkflowHandle,
   patched,
   setHandler,
@@ -14,14 +11,40 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { hostWatcher, hostWatcherWorkflowId } from './policies/watcher';
-import { messageOf, nowMs } from './policies/common';
+import { hostWatcher } from './policies/watcher';
+import { nowMs } from './policies/common';
+import { Failure, messageOf } from '../src/core/failures';
 import { place } from '../src/core/placement';
-import type { ContainerDemand, HostContainer, HostSupply, Unplaced } from '../src/core/placement';
+import type { ContainerDemand, HostSupply } from '../src/core/placement';
 import { allocateSubnet } from '../src/core/ipam';
 import type { HostConnection } from '../src/core/hosts';
 import type { HostReading } from '../activities/hosts';
-import { appWorkflowId } from '../src/core/names';
+import { appWorkflowId, hostWatcherWorkflowId, poolQueueOf } from '../src/core/names';
+import { hostsLostSignal } from './api/app';
+import {
+  DEFAULT_POOL,
+  DEFAULT_POOL_SETTINGS,
+  addHostUpdate,
+  addNetnsHostsUpdate,
+  drainHostUpdate,
+  hostsQuery,
+  inventoryQuery,
+  poolUpdate,
+  releaseSubnetUpdate,
+  releaseUpdate,
+  removeHostUpdate,
+  reserveUpdate,
+  settingsUpdate,
+  subnetUpdate,
+  watchHostsSignal,
+  type HostRecord,
+  type HostView,
+  type InventoryInput,
+  type InventoryState,
+  type PoolSettings,
+  type PoolView,
+  type ReserveResult,
+} from './api/inventory';
 import { hostActivities, provisioningActivities } from './activity-options';
 import { asUserFailure } from './failures';
 
@@ -33,180 +56,13 @@ import { asUserFailure } from './failures';
  * as failed, which releases its reservations and asks the apps that had containers there to heal.
  */
 
-export interface Reservation extends HostContainer {
-  host: string;
-  instance: string;
-}
-
-export type HostStatus = 'ready' | 'draining' | 'failed';
-
-export interface HostRecord extends Omit<HostSupply, 'containers' | 'reservations'> {
-  connection: HostConnection;
-  status: HostStatus;
-  /** The local engine the pool starts with; it makes way for the first host added. */
-  implicit?: boolean;
-  swarmRole?: 'manager' | 'worker';
-  /** Consecutive sensing rounds it did not answer. */
-  misses?: number;
-  sensors?: HostSensors;
-  failedReason?: string;
-  /** What it was before it failed: a draining host that comes back is still draining. */
-  failedFrom?: HostStatus;
-  /** Consecutive sensing rounds a failed host answered (it rejoins at `failureThreshold`). */
-  answers?: number;
-  /** The last time it failed and came back. */
-  rejoined?: HostRejoin;
-  /** Why the last attempt to take a returning host back did not succeed. */
-  rejoinError?: string;
-}
-
-export interface HostRejoin {
-  /** Workflow time it was ready again. */
-  atMs: number;
-  /** Why it had failed. */
-  failure: string;
-  /** Berth containers left on it from before (their instances run elsewhere now), removed. */
-  removedContainers: number;
-}
-
-export interface HostSensors {
-  containers: number;
-  running: number;
-  /** 1-minute load average over cores, 0..1 and more (from /proc/loadavg on ssh hosts). */
-  load?: number;
-  /** Workflow time of the reading. */
-  atMs: number;
-}
-
-export interface NetnsProvider {
-  kind: 'netns';
-  prefix: string;
-  /** First three octets of the hosts' LAN (`10.213.5`). */
-  lan: string;
-  /** The pool never grows past this many hosts through provisioning. */
-  maxHosts: number;
-}
-
-export interface PoolSettings {
-  /** How often hosts are sensed. Default 10 s. */
-  sensorIntervalMs: number;
-  /** Consecutive missed rounds before a host is failed. Default 3. */
-  failureThreshold: number;
-}
-
-export interface InventoryState {
-  pool: { cidr: string; prefixLength: number };
-  hosts: HostRecord[];
-  /** By `<app>/<instance>`. */
-  reservations: Record<string, Reservation>;
-  /** App → CIDR. */
-  subnets: Record<string, string>;
-  /** `host:port` of the pool's registry, once it has remote hosts. */
-  registry?: string;
-  provider?: NetnsProvider;
-  settings?: Partial<PoolSettings>;
-  /** Index of the next netns host (never reused, so addresses and names stay unique). */
-  nextNetnsIndex?: number;
-  /** Set once a resilience policy needs failure events: every host then has a watcher workflow. */
-  watching?: boolean;
-}
-
-export interface InventoryInput {
-  pool?: { cidr: string; prefixLength: number };
-  state?: InventoryState;
-}
-
-export interface ReserveRequest {
-  app: string;
-  containers: ContainerDemand[];
-}
-
-export interface ReserveResult {
-  /** Instance → host, for every requested container (earlier reservations keep their host). */
-  hosts: Record<string, string>;
-  /** How to reach each host named in `hosts`. */
-  connections: Record<string, HostConnection>;
-  /** Non-empty means nothing was reserved (all or nothing). */
-  unplaced: Unplaced[];
-  /** Hosts added by provisioning for this request. */
-  provisioned?: string[];
-}
-
-/** What an operation needs to know about the pool before placing anything. */
-export interface PoolView {
-  /** Hosts whose containers count: ready and draining ones (failed hosts are out of reach). */
-  hosts: HostConnection[];
-  /** Apps span hosts on a swarm overlay network (when the pool has remote hosts). */
-  overlay?: { manager: HostConnection };
-  /** Where built images are pushed and pulled from. */
-  registry?: string;
-  /** The host images are built on. */
-  buildHost?: HostConnection;
-}
-
-export interface HostView {
-  id: string;
-  provider: string;
-  address?: string;
-  status: HostStatus;
-  cpus: number;
-  memoryBytes: number;
-  swarmRole?: string;
-  reservations: number;
-  sensors?: HostSensors;
-  failedReason?: string;
-  rejoined?: HostRejoin;
-  rejoinError?: string;
-  /** `host:port` of the pool's registry when it runs on this host. */
-  registry?: string;
-}
-
-export interface AddHostRequest {
-  connection: HostConnection;
-}
-export interface NetnsRequest {
-  provider?: Omit<NetnsProvider, 'kind'>;
-  /** How many netns hosts to create now. */
-  count?: number;
-}
-
-/** One host pool per task queue: the workers polling it manage the same hosts. */
-export function inventoryWorkflowId(taskQueue: string): string {
-  return taskQueue === 'berth' ? 'berth-inventory' : `berth-inventory-${taskQueue}`;
-}
-
 /**
  * The task queue this inventory is the pool of, read from its ID rather than `workflowInfo().taskQueue`:
  * a replay of a recorded history runs on another queue, and names derived from it would differ.
  */
 function poolQueue(): string {
-  const id = workflowInfo().workflowId;
-  return id === 'berth-inventory' ? 'berth' : id.slice('berth-inventory-'.length);
+  return poolQueueOf(workflowInfo().workflowId);
 }
-export const DEFAULT_POOL = { cidr: '10.201.0.0/16', prefixLength: 24 };
-const DEFAULT_SETTINGS: PoolSettings = { sensorIntervalMs: 10_000, failureThreshold: 3 };
-
-export const reserveUpdate = defineUpdate<ReserveResult, [ReserveRequest]>('reserve');
-export const releaseUpdate = defineUpdate<number, [{ app: string; instances?: string[] }]>('release');
-/** `inUse`: subnets of networks the engine already has (other tools, other pools), never handed out. */
-export const subnetUpdate = defineUpdate<string, [{ app: string; requested?: string; inUse?: string[] }]>(
-  'allocateSubnet',
-);
-export const releaseSubnetUpdate = defineUpdate<void, [{ app: string }]>('releaseSubnet');
-export const poolUpdate = defineUpdate<PoolView, []>('describePool');
-export const addHostUpdate = defineUpdate<HostView, [AddHostRequest]>('addHost');
-export const addNetnsHostsUpdate = defineUpdate<HostView[], [NetnsRequest]>('addNetnsHosts');
-export const drainHostUpdate = defineUpdate<{ host: HostView; apps: string[] }, [{ id: string }]>(
-  'drainHost',
-);
-export const removeHostUpdate = defineUpdate<HostView, [{ id: string }]>('removeHost');
-export const settingsUpdate = defineUpdate<PoolSettings, [Partial<PoolSettings>]>('configurePool');
-export const inventoryQuery = defineQuery<InventoryState>('inventory');
-export const hostsQuery = defineQuery<HostView[]>('hosts');
-/** Asks the pool to run a watcher of Docker events on every host (resilience policies need it). */
-export const watchHostsSignal = defineSignal('watchHosts');
-/** Sent to an app's workflow when hosts it used are gone: it queues a heal. */
-export const hostsLostSignal = defineSignal<[{ hosts: string[]; reason: string }]>('hostsLost');
 
 const key = (app: string, instance: string) => `${app}/${instance}`;
 
@@ -267,7 +123,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
     h.connection ??= { id: h.id, provider: 'local' };
     h.status ??= 'ready';
   }
-  const settings = (): PoolSettings => ({ ...DEFAULT_SETTINGS, ...state.settings });
+  const settings = (): PoolSettings => ({ ...DEFAULT_POOL_SETTINGS, ...state.settings });
   let ready = state.hosts.length > 0;
   /** Host changes (add, provision, remove) run one at a time. */
   let changing = false;
@@ -306,14 +162,17 @@ export async function inventory(input: InventoryInput): Promise<void> {
   /** Connects, checks and joins a host (swarm, base image, registry), then records it. */
   const admit = async (connection: HostConnection, profile?: string): Promise<HostRecord> => {
     if (state.hosts.some((h) => h.id === connection.id && h.status !== 'failed'))
-      throw ApplicationFailure.nonRetryable(`host '${connection.id}' is already in the pool`, 'HostExists');
+      throw ApplicationFailure.nonRetryable(
+        `host '${connection.id}' is already in the pool`,
+        Failure.HostExists,
+      );
     const local = state.hosts.find((h) => h.implicit);
     if (connection.provider !== 'local' && local) {
       const used = Object.values(state.reservations).filter((r) => r.host === local.id).length;
       if (used > 0)
         throw ApplicationFailure.nonRetryable(
           `the local engine still runs ${used} container(s) of this pool: destroy those apps first, or use another pool (BERTH_TASK_QUEUE)`,
-          'PoolInUse',
+          Failure.PoolInUse,
         );
     }
     const described = await hostActivities().connectHost(connection);
@@ -346,7 +205,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
     if (!provider)
       throw ApplicationFailure.nonRetryable(
         'no host provider is configured to add hosts (berth hosts add netns configures one)',
-        'NoProvider',
+        Failure.NoProvider,
       );
     const made: HostRecord[] = [];
     for (const id of ids) {
@@ -354,7 +213,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
       if (live >= provider.maxHosts)
         throw ApplicationFailure.nonRetryable(
           `the pool is at its maximum of ${provider.maxHosts} hosts`,
-          'PoolFull',
+          Failure.PoolFull,
         );
       const index = (state.nextNetnsIndex ?? 1) as number;
       state.nextNetnsIndex = index + 1;
@@ -602,7 +461,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
       if (used > 0 && h.status !== 'failed')
         throw ApplicationFailure.nonRetryable(
           `host '${id}' still has ${used} container(s): drain it first (berth hosts drain ${id})`,
-          'HostInUse',
+          Failure.HostInUse,
         );
       if (h.status === 'draining') {
         const running = await hostActivities()
@@ -611,7 +470,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
         if (running > 0)
           throw ApplicationFailure.nonRetryable(
             `host '${id}' still runs ${running} app container(s): wait for the apps' heal to move them`,
-            'HostInUse',
+            Failure.HostInUse,
           );
       }
       const manager = state.hosts.find(
@@ -641,7 +500,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
     if (!h)
       throw ApplicationFailure.nonRetryable(
         `no host '${id}' in the pool (hosts: ${state.hosts.map((x) => x.id).join(', ') || 'none'})`,
-        'UnknownHost',
+        Failure.UnknownHost,
       );
     return h;
   }

@@ -1,18 +1,9 @@
 import { ApplicationFailure, upsertSearchAttributes } from '@temporalio/workflow';
-import type { InstanceStatus } from '../activities/types';
-import { dockerActivities, type ActivityTuning } from './activity-options';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './search-attributes';
-
-export interface StatusInput {
-  /** One app, or every app when absent. */
-  app?: string;
-  activities?: ActivityTuning;
-}
-
-export interface AppStatus {
-  app: string;
-  instances: InstanceStatus[];
-}
+import type { InstanceStatus } from './api/containers';
+import type { AppStatus, StatusInput } from './api/status';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './api/search-attributes';
+import { dockerActivities } from './activity-options';
+import { Failure } from '../src/core/failures';
 
 /** Reads what is running; an app with no containers is unknown. */
 export async function status(input: StatusInput): Promise<AppStatus[]> {
@@ -26,7 +17,7 @@ export async function status(input: StatusInput): Promise<AppStatus[]> {
   if (input.app && instances.length === 0) {
     throw ApplicationFailure.nonRetryable(
       `unknown app '${input.app}': Berth has no containers for it`,
-      'UnknownApp',
+      Failure.UnknownApp,
     );
   }
   const apps = new Map<string, InstanceStatus[]>();

@@ -8,7 +8,15 @@ import { hostsFileOf, type DnsRecord } from '../core/dns-names';
 import { DEFAULT_DNS_NETWORK, DEFAULT_DNS_SUBNET, gatewayOf, parseCidr } from '../core/ipam';
 import { LABEL, isDnsLabel } from '../core/names';
 import { berthHome } from './paths';
-import { readPidFile } from './pid-file';
+import {
+  findDaemon,
+  isDaemonPid,
+  procArgv,
+  readPidFile,
+  stopDaemon,
+  withStartLock,
+  type Daemon,
+} from './daemon';
 
 /**
  * Berth's DNS server: one dnsmasq per Berth home, answering only `*.berth` from hosts files.
@@ -112,6 +120,8 @@ function findDnsmasq(): string {
 // The network
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** dnsmasq ends at once on SIGTERM; 2 s before SIGKILL is ample. */
+const DNSMASQ_GRACE_MS = 2_000;
 
 async function findNetwork(docker: Docker, name: string): Promise<Docker.NetworkInspectInfo | undefined> {
   const found = await docker.listNetworks({ filters: { name: [name] } });
@@ -175,50 +185,25 @@ async function ensureNetwork(
 // ---------------------------------------------------------------------------------------------
 // The process
 
-interface ProcInfo {
-  argv: string[];
-  zombie: boolean;
-}
-
-function procInfo(pid: number): ProcInfo | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the parenthesised command name, which may itself contain ') '.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    return { argv, zombie: state === 'Z' || state === 'X' };
-  } catch {
-    return undefined;
-  }
+/** This home's dnsmasq, as a daemon Berth owns: identified by its hosts directory in its argv. */
+function dnsmasqDaemon(p: DnsPaths): Daemon {
+  return {
+    what: 'dnsmasq',
+    pidFile: p.pidFile,
+    lockFile: p.lockFile,
+    isOurs: (argv) => path.basename(argv[0]) === 'dnsmasq' && argv.includes(`--hostsdir=${p.hostsDir}`),
+  };
 }
 
 /** True when `pid` is a live dnsmasq serving this Berth home's hosts directory. */
 export function isOurDnsmasq(pid: number, hostsDir: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 1) return false;
-  const info = procInfo(pid);
-  if (!info || info.zombie || info.argv.length === 0) return false;
-  return path.basename(info.argv[0]) === 'dnsmasq' && info.argv.includes(`--hostsdir=${hostsDir}`);
+  return isDaemonPid(dnsmasqDaemon({ ...dnsPaths(), hostsDir }), pid);
 }
 
 function listenAddressOf(pid: number): string | undefined {
-  return procInfo(pid)
-    ?.argv.find((a) => a.startsWith('--listen-address='))
+  return procArgv(pid)
+    ?.find((a) => a.startsWith('--listen-address='))
     ?.slice('--listen-address='.length);
-}
-
-/** Our dnsmasq: the one in the pid file, else (pid file lost, or a concurrent start won) a scan of /proc. */
-function runningDnsmasq(p: DnsPaths): number | undefined {
-  const recorded = readPidFile(p.pidFile);
-  if (recorded && isOurDnsmasq(recorded, p.hostsDir)) return recorded;
-  let entries: string[] = [];
-  try {
-    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return undefined;
-  }
-  const pid = entries.map(Number).find((n) => isOurDnsmasq(n, p.hostsDir));
-  if (pid) fs.writeFileSync(p.pidFile, `${pid}\n`);
-  return pid;
 }
 
 function run(file: string, args: string[], timeoutMs: number): Promise<{ code: number; stderr: string }> {
@@ -253,7 +238,7 @@ async function startDnsmasq(binary: string, address: string, p: DnsPaths): Promi
   fs.rmSync(p.pidFile, { force: true });
   const { code, stderr } = await run(binary, args, 10_000);
   if (code !== 0) {
-    const winner = runningDnsmasq(p); // a concurrent ensure may have started it first
+    const winner = findDaemon(dnsmasqDaemon(p)); // a concurrent ensure may have started it first
     if (winner) return winner;
     const why = stderr || `exit code ${code}`;
     if (/address already in use/i.test(why)) {
@@ -275,15 +260,6 @@ async function startDnsmasq(binary: string, address: string, p: DnsPaths): Promi
     await sleep(25);
   }
   throw new DnsServerError(`dnsmasq started but ${p.pidFile} names no live dnsmasq (log: ${p.logFile})`);
-}
-
-async function stopPid(pid: number, hostsDir: string): Promise<void> {
-  if (!isOurDnsmasq(pid, hostsDir)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && isOurDnsmasq(pid, hostsDir); i++) await sleep(20);
-  if (!isOurDnsmasq(pid, hostsDir)) return;
-  process.kill(pid, 'SIGKILL');
-  for (let i = 0; i < 50 && isOurDnsmasq(pid, hostsDir); i++) await sleep(20);
 }
 
 function asDnsError(what: string, err: unknown): Error {
@@ -308,38 +284,6 @@ async function localAsync<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * Serialises starts within one Berth home (several activities may ensure the server at once): an
- * exclusive lock file naming its holder's PID; a lock whose holder is gone, or older than 30 s, is stale.
- */
-async function withStartLock<T>(p: DnsPaths, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(p.lockFile, `${process.pid}\n`, { flag: 'wx' });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (attempt >= 300) throw new DnsServerError(`${p.lockFile} is held by another start for too long`);
-      const holder = readPidFile(p.lockFile);
-      let age = 0;
-      try {
-        age = Date.now() - fs.statSync(p.lockFile).mtimeMs;
-      } catch {
-        continue; // released meanwhile
-      }
-      const holderAlive =
-        holder !== undefined && (holder === process.pid || procInfo(holder)?.zombie === false);
-      if (!holderAlive || age > 30_000) fs.rmSync(p.lockFile, { force: true });
-      else await sleep(50);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    fs.rmSync(p.lockFile, { force: true });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The API
 
@@ -357,10 +301,10 @@ export async function ensureDnsServer(docker: Docker, options: DnsServerOptions 
   });
   const { id, address } = await ensureNetwork(docker, s.network, s.subnet);
   const { pid, started } = await localAsync('start dnsmasq', () =>
-    withStartLock(p, async () => {
-      const running = runningDnsmasq(p);
+    withStartLock(dnsmasqDaemon(p), async () => {
+      const running = findDaemon(dnsmasqDaemon(p));
       if (running && listenAddressOf(running) === address) return { pid: running, started: false };
-      if (running) await stopPid(running, p.hostsDir); // the subnet changed
+      if (running) await stopDaemon(dnsmasqDaemon(p), running, DNSMASQ_GRACE_MS); // the subnet changed
       return { pid: await startDnsmasq(s.dnsmasq, address, p), started: true };
     }),
   );
@@ -459,10 +403,10 @@ export async function stopDnsServer(
 ): Promise<{ stopped?: number; networkRemoved: boolean }> {
   const p = dnsPaths();
   // The pid file's process, checked in /proc; without a pid file, our dnsmasq found in /proc.
-  const pid = localStep('find dnsmasq', () => runningDnsmasq(p));
+  const pid = localStep('find dnsmasq', () => findDaemon(dnsmasqDaemon(p)));
   let stopped: number | undefined;
   if (pid) {
-    await localAsync('stop dnsmasq', () => stopPid(pid, p.hostsDir));
+    await localAsync('stop dnsmasq', () => stopDaemon(dnsmasqDaemon(p), pid, DNSMASQ_GRACE_MS));
     stopped = pid;
   }
   let recorded: string | undefined;

@@ -1,7 +1,7 @@
 import * as net from 'net';
 import type Docker from 'dockerode';
 import type { HostConnection } from '../core/hosts';
-import { openSshSession, type SshSession } from './ssh';
+import { openSshSession, type ExecResult, type SshSession } from './ssh';
 
 /**
  * One Docker client per host, kept for the worker's life: the local engine, or an engine behind one
@@ -25,12 +25,6 @@ export interface DockerPool {
   /** Drops a host's connection (after it failed, or when it is removed). */
   forget(hostId: string): void;
   close(): Promise<void>;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 export function isLocal(host?: HostConnection): boolean {

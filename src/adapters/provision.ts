@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { UserError } from '../core/errors';
-import type { ExecResult } from './docker-pool';
+import type { ExecResult } from './ssh';
 import { followJsonStream, inspectImage } from './images';
 
 /**

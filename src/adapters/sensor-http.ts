@@ -1,7 +1,7 @@
 import * as http from 'http';
 import type { Client } from '@temporalio/client';
 import { BodyTooLargeError, listenJson, readBody, sendJson as send } from './http-server';
-import { BadSensorValueError, PolicyNotFoundError, parseSensorValue, pushMetric } from './policies';
+import { BadSensorValueError, PolicyNotFoundError, parseSensorValue, pushMetric } from '../clients/policies';
 
 /**
  * The HTTP sensor endpoint: `POST /v1/sensors/{app}/{service}/{name}` with a number as the body

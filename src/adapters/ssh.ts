@@ -6,7 +6,13 @@ import type { Duplex } from 'stream';
 import Docker from 'dockerode';
 import { Client, utils, type ClientChannel } from 'ssh2';
 import type { SshEndpoint } from '../core/hosts';
-import type { ExecResult } from './docker-pool';
+
+/** What a command run on a host over SSH gave back. */
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /**
  * One persistent SSH connection per host (ssh2), carrying both Docker API requests (each one a
@@ -44,6 +50,15 @@ export class SshError extends Error {
     this.kind = kind;
     this.code = options?.code;
   }
+}
+
+/**
+ * The one rule for a shared connection (every activity on a host uses it): an SSH failure drops
+ * it, so the pool reconnects on next use — except a command that ran out of time, which says
+ * nothing about the connection. A Docker error carried over a healthy connection never drops it.
+ */
+export function dropsConnection(err: unknown): boolean {
+  return (err as Error)?.name === 'SshError' && (err as SshError).kind !== 'timeout';
 }
 
 export interface SshOptions {

@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors';
+import { innermost } from '../core/failures';
 
 /**
  * Turns any error into the one line a user sees. Known errors keep their message; Temporal's
@@ -6,16 +7,9 @@ import { UserError } from '../core/errors';
  */
 export function describeError(err: unknown): { line: string; details: string[] } {
   if (err instanceof UserError) return { line: err.message, details: err.problems };
-  let e: unknown = err;
   // WorkflowFailedError -> ActivityFailure -> ApplicationFailure: the innermost message says what failed.
-  for (
-    let i = 0;
-    i < 5 && e && typeof e === 'object' && 'cause' in e && (e as { cause?: unknown }).cause;
-    i++
-  ) {
-    e = (e as { cause: unknown }).cause;
-  }
-  const message = e instanceof Error ? e.message : String(e);
+  const e: unknown = innermost(err);
+  const message = e instanceof Error ? e.message : String(err);
   const details = (e as { details?: unknown[] })?.details;
   const problems = Array.isArray(details?.[0]) ? (details[0] as string[]) : [];
   return { line: message.split('\n')[0], details: problems };

@@ -1,30 +1,11 @@
-import {
-  WithStartWorkflowOperation,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { UserError } from '../core/errors';
-import { appWorkflowId } from '../core/names';
+import type { OperationRequest, OperationResult } from '../../workflows/api/operations';
 import { workflowUiLink } from '../adapters/temporal';
-import { app as appWorkflow, appStateQuery, operateUpdate, retryUpdate } from '../../workflows/app';
-import type { OperationProgress, OperationRequest, OperationResult } from '../../workflows/operations/types';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/search-attributes';
 import { announceStarted, info, printJson, table } from './output';
 import { explainStartError, warnWhenNoWorker, type Session } from './session';
 
-/** Update failures carry the app workflow's own message (a rejected validator) as their cause. */
-function unwrapUpdateError(err: unknown, app: string): never {
-  if (err instanceof WorkflowNotFoundError)
-    throw new UserError(`unknown app '${app}': no app workflow runs for it`);
-  if (err instanceof WorkflowUpdateFailedError)
-    throw new UserError((err.cause as Error | undefined)?.message ?? err.message);
-  explainStartError(err);
-}
-
 /**
- * Asks the app's entity workflow to run an operation; a deploy starts the app workflow when it is not
- * running (update-with-start). Returns the operation's child workflow ID.
+ * Asks the app's entity workflow to run an operation (a deploy starts the app workflow when it is
+ * not running). Returns the operation's child workflow ID.
  */
 export async function requestOperation(
   session: Session,
@@ -32,55 +13,23 @@ export async function requestOperation(
   request: OperationRequest,
 ): Promise<string> {
   await warnWhenNoWorker(session);
-  const workflowId = appWorkflowId(app);
   try {
-    if (request.type === 'deploy') {
-      const { operationId } = await session.client.workflow.executeUpdateWithStart(operateUpdate, {
-        args: [request],
-        startWorkflowOperation: new WithStartWorkflowOperation(appWorkflow, {
-          workflowId,
-          taskQueue: session.target.taskQueue,
-          args: [{ app }],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          typedSearchAttributes: [
-            { key: BERTH_APP, value: app },
-            { key: BERTH_OPERATION, value: 'app' },
-            { key: BERTH_STATUS, value: 'running' },
-          ],
-        }),
-      });
-      return operationId;
-    }
-    const { operationId } = await session.client.workflow
-      .getHandle(workflowId)
-      .executeUpdate(operateUpdate, { args: [request] });
-    return operationId;
+    return await session.apps.operate(app, request);
   } catch (err) {
-    unwrapUpdateError(err, app);
+    explainStartError(err);
   }
 }
 
 export async function requestRetry(session: Session, operationId: string): Promise<string> {
-  let app: string | undefined;
+  const app = await session.apps.appOfOperation(operationId);
   try {
-    const description = await session.client.workflow.getHandle(operationId).describe();
-    app = description.typedSearchAttributes.get(BERTH_APP);
+    return await session.apps.retry(app, operationId);
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UserError(`no workflow ${operationId}`);
-    throw err;
-  }
-  if (!app) throw new UserError(`workflow ${operationId} is not a Berth operation`);
-  try {
-    const result = await session.client.workflow
-      .getHandle(appWorkflowId(app))
-      .executeUpdate(retryUpdate, { args: [{ operationId }] });
-    return result.operationId;
-  } catch (err) {
-    unwrapUpdateError(err, app);
+    explainStartError(err);
   }
 }
 
-async function followProgress(handle: WorkflowHandle, done: Promise<unknown>): Promise<void> {
+async function followProgress(session: Session, operationId: string, done: Promise<unknown>): Promise<void> {
   let shown = 0;
   let finished = false;
   void done.then(
@@ -90,24 +39,10 @@ async function followProgress(handle: WorkflowHandle, done: Promise<unknown>): P
   // Ends when the operation does; each round waits at most 300 ms.
   while (!finished) {
     await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 300))]);
-    const progress = await handle.query<OperationProgress>('progress').catch(() => undefined);
+    const progress = await session.apps.progress(operationId);
     if (!progress) continue;
     for (const line of progress.events.slice(shown)) info(`  ${line}  [${progress.done}/${progress.total}]`);
     shown = progress.events.length;
-  }
-}
-
-/**
- * The app workflow records an operation's outcome a moment after the child ends; waiting for it
- * (bounded) gives the caller read-your-writes: the next command sees this operation as finished.
- */
-export async function settled(session: Session, app: string, operationId: string): Promise<void> {
-  const handle = session.client.workflow.getHandle(appWorkflowId(app));
-  for (let i = 0; i < 100; i++) {
-    const state = await handle.query(appStateQuery).catch(() => undefined);
-    const record = state?.operations.find((o) => o.id === operationId);
-    if (!record || record.status === 'completed' || record.status === 'failed') return;
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -123,11 +58,12 @@ export async function followOperation(
     if (opts.json) printJson({ workflowId: operationId, ui });
     return undefined;
   }
-  const handle = session.client.workflow.getHandle(operationId);
-  const result = handle.result() as Promise<OperationResult>;
-  if (!opts.json) await followProgress(handle, result);
-  const app = (await handle.describe()).typedSearchAttributes.get(BERTH_APP);
-  await result.finally(() => (app ? settled(session, app, operationId) : undefined)).catch(() => undefined);
+  const result = session.apps.result(operationId);
+  if (!opts.json) await followProgress(session, operationId, result);
+  const app = await session.apps.appOfOperation(operationId).catch(() => undefined);
+  await result
+    .finally(() => (app ? session.apps.settled(app, operationId) : undefined))
+    .catch(() => undefined);
   const outcome = await result;
   if (opts.json) {
     printJson({ workflowId: operationId, ui, ...outcome });

@@ -13,12 +13,18 @@ import {
   workflowUiLink,
   type TemporalTarget,
 } from '../adapters/temporal';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/search-attributes';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/api/search-attributes';
+import { AppClient } from '../clients/app';
+import { InventoryClient } from '../clients/inventory';
 import { info, warn } from './output';
 
 export interface Session {
   client: Client;
   target: TemporalTarget;
+  /** The app entity workflows of this task queue. */
+  apps: AppClient;
+  /** The pool of this task queue. */
+  inventory: InventoryClient;
 }
 
 const AUTOSTART_TIMEOUT_MS = 90_000;
@@ -72,7 +78,12 @@ export async function openSession({ autostart }: { autostart: boolean }): Promis
     if (!(await isTemporalReachable(target))) await startEmbeddedInBackground(target);
   }
   const client = await connectClient(target);
-  return { client, target };
+  return {
+    client,
+    target,
+    apps: new AppClient(client, target.taskQueue),
+    inventory: new InventoryClient(client, target.taskQueue),
+  };
 }
 
 export async function warnWhenNoWorker(session: Session): Promise<void> {

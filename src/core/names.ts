@@ -39,6 +39,26 @@ export function appWorkflowId(app: string): string {
   return `berth-app-${app}`;
 }
 
+/**
+ * One host pool per task queue: the workers polling it manage the same hosts. The default queue's
+ * pool keeps the plain name (running pools keep their IDs).
+ */
+export function inventoryWorkflowId(taskQueue: string): string {
+  return taskQueue === TASK_QUEUE ? 'berth-inventory' : `berth-inventory-${taskQueue}`;
+}
+
+/** The task queue whose pool an inventory workflow ID names (the inverse of `inventoryWorkflowId`). */
+export function poolQueueOf(inventoryId: string): string {
+  return inventoryId === inventoryWorkflowId(TASK_QUEUE)
+    ? TASK_QUEUE
+    : inventoryId.slice('berth-inventory-'.length);
+}
+
+/** A host's Docker events watcher (`berth-watch-<hostId>`), suffixed with the queue like the inventory's. */
+export function hostWatcherWorkflowId(taskQueue: string, hostId: string): string {
+  return taskQueue === TASK_QUEUE ? `berth-watch-${hostId}` : `berth-watch-${hostId}-${taskQueue}`;
+}
+
 /** Operations are child workflows of the app, numbered in the order the app ran them. */
 export function operationWorkflowId(operation: Operation, app: string, seq: number): string {
   return `berth-${operation}-${app}-${seq}`;

@@ -4,10 +4,10 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import type Docker from 'dockerode';
 import { createActivities } from '../../activities';
 import { projectRoot } from '../adapters/paths';
-import { ensureRegistry } from '../adapters/images';
+import { ensureRegistry } from '../adapters/registry';
 import { berthCodec, berthDataConverter, codecKeyFile, KEY_ENV, KEY_ID_METADATA } from '../adapters/codec';
 import { UserError } from '../core/errors';
-import { inventoryWorkflowId } from '../../workflows/inventory';
+import { inventoryWorkflowId } from '../core/names';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling with webpack. */
 export function prebuiltBundlePath(): string {

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import Docker from 'dockerode';
-import { LABEL } from '../../src/core/names';
+import { LABEL, inventoryWorkflowId } from '../../src/core/names';
 import {
   createNetnsHost,
   destroyAllNetnsHosts,
@@ -11,7 +11,6 @@ import {
   stopNetnsDocker,
 } from '../../src/adapters/netns';
 import { berthHome } from '../../src/adapters/paths';
-import { inventoryWorkflowId } from '../../workflows/inventory';
 import { FIXTURE_KEY, RECORDING, saveHistory } from '../support/histories';
 import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';

@@ -9,7 +9,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createDockerClient, pingDocker } from '../../src/adapters/docker';
 import { ensureBaseImage } from '../../src/adapters/base-image';
 import { findTemporalCli } from '../../src/adapters/temporal-cli';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/search-attributes';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/api/search-attributes';
 
 export default async function globalSetup(): Promise<void> {
   const docker = createDockerClient();

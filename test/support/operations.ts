@@ -1,9 +1,11 @@
 import type { Client } from '@temporalio/client';
 import { parseBlueprint } from '../../src/core/blueprint/parse';
 import type { Blueprint } from '../../src/core/blueprint/model';
-import { requestOperation, settled } from '../../src/cli/operation';
+import { requestOperation } from '../../src/cli/operation';
+import { AppClient } from '../../src/clients/app';
+import { InventoryClient } from '../../src/clients/inventory';
 import type { Session } from '../../src/cli/session';
-import type { OperationRequest, OperationResult } from '../../workflows/operations/types';
+import type { OperationRequest, OperationResult } from '../../workflows/api/operations';
 import { testAddress } from './temporal';
 
 /** Test durations: seconds, not minutes. */
@@ -13,6 +15,8 @@ export function session(client: Client, taskQueue: string): Session {
   return {
     client,
     target: { address: testAddress(), namespace: 'default', taskQueue, embedded: false, uiUrl: '' },
+    apps: new AppClient(client, taskQueue),
+    inventory: new InventoryClient(client, taskQueue),
   };
 }
 
@@ -26,7 +30,7 @@ export async function operate(s: Session, app: string, request: OperationRequest
   try {
     return await s.client.workflow.getHandle(operationId).result();
   } finally {
-    await settled(s, app, operationId);
+    await s.apps.settled(app, operationId);
   }
 }
 
@@ -43,12 +47,8 @@ export async function operateExpectingFailure(
       () => new Error('operation unexpectedly succeeded'),
       (e: Error) => e,
     );
-  await settled(s, app, operationId);
+  await s.apps.settled(app, operationId);
   return { operationId, error };
 }
 
-export function innermost(err: unknown): { message: string; type?: string } {
-  let e = err as { message: string; type?: string; cause?: unknown };
-  for (let i = 0; i < 6 && e.cause; i++) e = e.cause as typeof e;
-  return e;
-}
+export { innermost } from '../../src/core/failures';

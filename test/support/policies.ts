@@ -1,10 +1,9 @@
 import type { Client } from '@temporalio/client';
-import { appStateQuery } from '../../workflows/app';
-import type { AutoscalerPolicyState } from '../../workflows/policies/autoscaler';
-import { policyStateQuery } from '../../workflows/policies/common';
-import { policyWorkflowId } from '../../src/core/names';
-import type { ResiliencePolicyState } from '../../workflows/policies/resilience';
-import { hostWatcherWorkflowId } from '../../workflows/policies/watcher';
+import { appStateQuery } from '../../workflows/api/app';
+import type { AutoscalerPolicyState } from '../../workflows/api/autoscaler';
+import { policyStateQuery } from '../../workflows/api/policies';
+import { hostWatcherWorkflowId, policyWorkflowId } from '../../src/core/names';
+import type { ResiliencePolicyState } from '../../workflows/api/resilience';
 
 /** Polls `read` until `ok` holds (bounded); fails naming what it waited for and the last value. */
 export async function waitFor<T>(

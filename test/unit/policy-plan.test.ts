@@ -1,6 +1,6 @@
 import { parseBlueprint } from '../../src/core/blueprint/parse';
 import { plannedPolicies } from '../../workflows/policies/plan';
-import { parseSensorValue } from '../../src/adapters/policies';
+import { parseSensorValue } from '../../src/clients/policies';
 import { sensorValueOf } from '../../src/adapters/sensor-http';
 
 const bp = (policies: string, extra = '') =>

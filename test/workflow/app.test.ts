@@ -1,6 +1,6 @@
-import { LABEL } from '../../src/core/names';
-import { appStateQuery } from '../../workflows/app';
-import { inventoryQuery, inventoryWorkflowId } from '../../workflows/inventory';
+import { LABEL, inventoryWorkflowId } from '../../src/core/names';
+import { appStateQuery } from '../../workflows/api/app';
+import { inventoryQuery } from '../../workflows/api/inventory';
 import { appContainers, appNetworks, docker, uniqueApp } from '../support/docker';
 import { blueprintOf, innermost, operate, operateExpectingFailure, session } from '../support/operations';
 import { inProcessWorker, testClient, uniqueTaskQueue } from '../support/temporal';

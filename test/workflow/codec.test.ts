@@ -5,8 +5,7 @@ import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@t
 import { temporal } from '@temporalio/proto';
 import { berthCodec, ENCRYPTED_ENCODING } from '../../src/adapters/codec';
 import { startCodecServer, type CodecServer } from '../../src/adapters/codec-server';
-import { appWorkflowId, operationWorkflowId } from '../../src/core/names';
-import { inventoryWorkflowId } from '../../workflows/inventory';
+import { appWorkflowId, inventoryWorkflowId, operationWorkflowId } from '../../src/core/names';
 import { appContainers, docker, uniqueApp } from '../support/docker';
 import { blueprintOf, innermost, operate, operateExpectingFailure, session } from '../support/operations';
 import { inProcessWorker, testAddress, testClient, uniqueTaskQueue } from '../support/temporal';

@@ -11,16 +11,14 @@ import { createImageActivities, type EnsureImageInput } from '../../activities/i
 import type { ImageSource } from '../../src/core/blueprint/model';
 import { builderContainerName, builtImageTag } from '../../src/core/images';
 import { LABEL } from '../../src/core/names';
+import { buildFromDockerfile, pullImage, pushImage } from '../../src/adapters/images';
 import {
-  buildFromDockerfile,
   ensureRegistry,
   isOurRegistry,
-  pullImage,
-  pushImage,
   registryAnswers,
   registryPaths,
   stopRegistry,
-} from '../../src/adapters/images';
+} from '../../src/adapters/registry';
 import { docker, execIn, uniqueApp } from '../support/docker';
 
 /**

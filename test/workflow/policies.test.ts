@@ -6,10 +6,10 @@
 import type { Client } from '@temporalio/client';
 import { autoscalerConfig } from '../../src/core/policy';
 import { LABEL, policyWorkflowId } from '../../src/core/names';
-import { pushMetric } from '../../src/adapters/policies';
-import { appStateQuery } from '../../workflows/app';
-import type { AutoscalerPolicyState, AutoscalerRecord } from '../../workflows/policies/autoscaler';
-import { pauseSignal, resumeSignal } from '../../workflows/policies/common';
+import { pushMetric } from '../../src/clients/policies';
+import { appStateQuery } from '../../workflows/api/app';
+import type { AutoscalerPolicyState, AutoscalerRecord } from '../../workflows/api/autoscaler';
+import { pauseSignal, resumeSignal } from '../../workflows/api/policies';
 import { appContainers, docker, execIn, uniqueApp } from '../support/docker';
 import { FAST, blueprintOf, operate, session } from '../support/operations';
 import {

@@ -23,10 +23,10 @@ async function record(): Promise<void> {
   const { FAST, blueprintOf, operate, session } = await import('../support/operations');
   const { autoscalerState, resilienceState, startLocalWatcher, stopWorkflow, waitFor } =
     await import('../support/policies');
-  const { pushMetric } = await import('../../src/adapters/policies');
-  const { appStateQuery } = await import('../../workflows/app');
-  const { inventoryWorkflowId } = await import('../../workflows/inventory');
-  const { LABEL, appWorkflowId, policyWorkflowId } = await import('../../src/core/names');
+  const { pushMetric } = await import('../../src/clients/policies');
+  const { appStateQuery } = await import('../../workflows/api/app');
+  const { LABEL, appWorkflowId, inventoryWorkflowId, policyWorkflowId } =
+    await import('../../src/core/names');
   const { docker } = await import('../support/docker');
   const taskQueue = uniqueTaskQueue('replay');
   const client = await testClient();

@@ -11,12 +11,19 @@ import {
   type DesiredInstance,
   type LiveInstance,
 } from '../../src/core/reconcile';
-import type { ContainerSpec, InstanceStatus } from '../../activities/types';
+import type { ContainerSpec, InstanceStatus } from '../api/containers';
 import { dockerActivities, longActivities } from '../activity-options';
 import { asUserFailure } from '../failures';
-import type { PoolView } from '../inventory';
+import type { PoolView } from '../api/inventory';
 import type { HostConnection } from '../../src/core/hosts';
-import type { InstanceRecord, OperationInput, OperationProgress, OperationResult } from './types';
+import {
+  OPERATION_DEFAULTS,
+  type InstanceRecord,
+  type OperationInput,
+  type OperationProgress,
+  type OperationResult,
+} from '../api/operations';
+import { Failure, isFailureOfType } from '../../src/core/failures';
 
 /**
  * Deploy, scale and heal are one algorithm: make what runs match the desired state. Images first,
@@ -27,7 +34,7 @@ import type { InstanceRecord, OperationInput, OperationProgress, OperationResult
 export async function converge(input: OperationInput, progress: OperationProgress): Promise<OperationResult> {
   const blueprint = input.blueprint;
   if (!blueprint)
-    throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, 'NotDeployed');
+    throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, Failure.NotDeployed);
   const docker = dockerActivities(input.options.activities);
   const slow = longActivities(input.options.activities);
   const { app } = blueprint;
@@ -70,7 +77,10 @@ export async function converge(input: OperationInput, progress: OperationProgres
   const scaled = { ...blueprint, services: blueprint.services.map((s) => ({ ...s, replicas: replicas(s) })) };
   const reserved = await docker.reserveHosts({ app, containers: asUserFailure(() => buildDemand(scaled)) });
   if (reserved.unplaced.length > 0) {
-    throw ApplicationFailure.nonRetryable(reserved.unplaced.map((u) => u.reason).join('; '), 'NoHostFits');
+    throw ApplicationFailure.nonRetryable(
+      reserved.unplaced.map((u) => u.reason).join('; '),
+      Failure.NoHostFits,
+    );
   }
   for (const id of reserved.provisioned ?? []) say(`provisioned host ${id}`);
   // An instance whose host was drained (its reservation moved) is recreated where it is now placed.
@@ -156,7 +166,10 @@ export async function converge(input: OperationInput, progress: OperationProgres
             port: service.healthCheck?.port ?? service.ports[0]?.container,
             address: addresses[d.instance],
             intervalMs: service.healthCheck?.intervalMs ?? 100,
-            timeoutMs: input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? 60_000,
+            timeoutMs:
+              input.options.readyTimeoutMs ??
+              service.healthCheck?.timeoutMs ??
+              OPERATION_DEFAULTS.readyTimeoutMs,
           };
           if (action === 'started') {
             await docker.startContainer(id, host);
@@ -165,7 +178,7 @@ export async function converge(input: OperationInput, progress: OperationProgres
             try {
               id = (await slow.ensureReady(spec, check)).id;
             } catch (err) {
-              if (!isFailureOfType(err, 'AddressInUse')) throw err;
+              if (!isFailureOfType(err, Failure.AddressInUse)) throw err;
               // Keep the name, not the address: the overlay has not let go of it yet.
               const busy = addresses[d.instance];
               addresses[d.instance] = asUserFailure(() =>
@@ -200,7 +213,11 @@ export async function converge(input: OperationInput, progress: OperationProgres
       if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
       else
         records.push(
-          ...(await mapLimit(instances, input.options.parallelism ?? DEFAULT_PARALLELISM, bringUp)),
+          ...(await mapLimit(
+            instances,
+            input.options.parallelism ?? OPERATION_DEFAULTS.parallelism,
+            bringUp,
+          )),
         );
       // Names appear once instances are ready.
       if (dnsServer) await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
@@ -245,12 +262,6 @@ export async function converge(input: OperationInput, progress: OperationProgres
     addresses,
   };
 }
-
-/**
- * How many containers of one service are brought up at once. The engine serialises much of the
- * work; a bounded number in flight beats flooding it (measured with bench:deploy).
- */
-const DEFAULT_PARALLELISM = 10;
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -323,15 +334,6 @@ async function rollback(
     await docker.releaseHosts({ app: input.app, instances: desired.filter((i) => !kept.has(i)) });
   }
   return created.length;
-}
-
-function isFailureOfType(err: unknown, type: string): boolean {
-  let e = err as { type?: string; cause?: unknown } | undefined;
-  for (let i = 0; i < 5 && e; i++) {
-    if (e.type === type) return true;
-    e = e.cause as typeof e;
-  }
-  return false;
 }
 
 function actionFor(plan: ReturnType<typeof reconcile>, d: DesiredInstance): InstanceRecord['action'] {

@@ -1,12 +1,16 @@
-import { defineQuery, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { dockerActivities } from '../activity-options';
-import { BERTH_STATUS } from '../search-attributes';
+import {
+  operationProgressQuery,
+  type OperationInput,
+  type OperationProgress,
+  type OperationResult,
+  type OperationType,
+} from '../api/operations';
+import { BERTH_STATUS } from '../api/search-attributes';
 import { converge } from './converge';
-import type { OperationInput, OperationProgress, OperationResult, OperationType } from './types';
 
 /** Operations are child workflows of the app workflow, one per run, each visible in the Web UI. */
-
-export const operationProgressQuery = defineQuery<OperationProgress>('progress');
 
 async function run(
   operation: OperationType,

@@ -1,13 +1,15 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, getExternalWorkflowHandle, startChild, workflowInfo } from '@temporalio/workflow';
-import { inventoryWorkflowId, watchHostsSignal } from '../inventory';
+import { watchHostsSignal } from '../api/inventory';
 import type { Blueprint } from '../../src/core/blueprint/model';
-import type { OperationRequest } from '../operations/types';
-import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../search-attributes';
-import { autoscalerReconfigureSignal } from './autoscaler';
-import { messageOf, type PolicyKind } from './common';
+import { messageOf } from '../../src/core/failures';
+import { inventoryWorkflowId } from '../../src/core/names';
+import { autoscalerReconfigureSignal } from '../api/autoscaler';
+import type { OperationRequest } from '../api/operations';
+import type { PolicyRecord } from '../api/policies';
+import { resilienceReconfigureSignal } from '../api/resilience';
+import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../api/search-attributes';
 import { plannedPolicies, type PolicyPlan } from './plan';
-import { resilienceReconfigureSignal } from './resilience';
 
 /**
  * The app workflow's side of policies: after a successful deploy, scale or heal it makes sure the
@@ -16,14 +18,6 @@ import { resilienceReconfigureSignal } from './resilience';
  * no longer has; before a destroy it cancels them all. Nothing here throws: a policy that cannot
  * start is recorded in the app state, never fails the operation.
  */
-
-export interface PolicyRecord {
-  kind: PolicyKind;
-  service: string;
-  /** The configuration last sent to the policy (canonical JSON). */
-  fingerprint?: string;
-  error?: string;
-}
 
 export interface PolicyHolder {
   app: string;

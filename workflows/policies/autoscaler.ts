@@ -2,35 +2,33 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import { autoscalerConfig, decide } from '../../src/core/policy';
+import { messageOf } from '../../src/core/failures';
 import {
-  autoscalerConfig,
-  decide,
-  type AutoscalerConfig,
-  type AutoscalerDecision,
-  type Recommendation,
-} from '../../src/core/policy';
-import type { ActivityTuning } from '../activity-options';
-import type { OperationOptions } from '../operations/types';
+  DEFAULT_AUTOSCALER_INTERVAL_MS,
+  DEFAULT_ITERATIONS_BEFORE_CONTINUE_AS_NEW,
+  autoscalerReconfigureSignal,
+  autoscalerReconfigureUpdate,
+  metricSignal,
+  type AutoscalerCarried,
+  type AutoscalerPolicyInput,
+  type AutoscalerPolicyState,
+  type AutoscalerRecord,
+  type AutoscalerReconfigure,
+} from '../api/autoscaler';
+import { pauseSignal, policyStateQuery, resumeSignal } from '../api/policies';
 import {
   KEEP_DECISIONS,
-  messageOf,
   nowMs,
   operationPolicyActivities,
-  pauseSignal,
-  policyStateQuery,
   pushBounded,
   quickPolicyActivities,
   recordFailure,
-  resumeSignal,
-  type PolicyFailure,
-  type PolicyStatus,
 } from './common';
 
 /**
@@ -42,73 +40,6 @@ import {
  * decisions, pushed metrics and the paused flag survive worker restarts (they are workflow state)
  * and continue-as-new (they are carried).
  */
-
-export const DEFAULT_AUTOSCALER_INTERVAL_MS = 15_000;
-export const DEFAULT_ITERATIONS_BEFORE_CONTINUE_AS_NEW = 500;
-/** Metrics the policy samples itself from `docker stats`; any other name is pushed. */
-export const SAMPLED_METRICS = ['cpu', 'memory'] as const;
-
-export interface PushedMetric {
-  name: string;
-  value: number;
-  atMs?: number;
-}
-
-/** A decision and, when it resized, the scale operation it asked for. */
-export interface AutoscalerRecord extends AutoscalerDecision {
-  operationId?: string;
-  ok?: boolean;
-  error?: string;
-}
-
-/** Carried across continue-as-new: nothing the policy learned is lost. */
-export interface AutoscalerCarried {
-  paused: boolean;
-  window: Recommendation[];
-  decisions: AutoscalerRecord[];
-  metrics: Record<string, { value: number; atMs: number }>;
-  lastMetric?: { name: string; value: number; atMs: number };
-  iterations: number;
-  failures: PolicyFailure[];
-  noData: { count: number; lastAtMs?: number };
-  current?: number;
-  runs: number;
-}
-
-export interface AutoscalerPolicyInput {
-  app: string;
-  service: string;
-  config: AutoscalerConfig;
-  /** Evaluation period. Default 15 s. */
-  intervalMs?: number;
-  /** Continue-as-new after this many evaluations (or when the server suggests it). Default 500. */
-  iterationsBeforeContinueAsNew?: number;
-  /** Options of the scale operations the policy asks for. */
-  operationOptions?: OperationOptions;
-  activities?: ActivityTuning;
-  state?: AutoscalerCarried;
-}
-
-export interface AutoscalerPolicyState extends AutoscalerCarried {
-  kind: 'autoscaler';
-  app: string;
-  service: string;
-  status: PolicyStatus;
-  config: AutoscalerConfig;
-  intervalMs: number;
-}
-
-/** A new configuration: the blueprint's policy config (as parsed) and, optionally, a new period. */
-export interface AutoscalerReconfigure {
-  config: Record<string, unknown>;
-  intervalMs?: number;
-}
-
-export const metricSignal = defineSignal<[PushedMetric]>('metric');
-export const autoscalerReconfigureUpdate = defineUpdate<AutoscalerPolicyState, [AutoscalerReconfigure]>(
-  'reconfigure',
-);
-export const autoscalerReconfigureSignal = defineSignal<[AutoscalerReconfigure]>('reconfigureSignal');
 
 function checkInterval(intervalMs: number | undefined): void {
   if (intervalMs !== undefined && (!Number.isFinite(intervalMs) || intervalMs < 10))

@@ -1,34 +1,13 @@
-import { defineQuery, defineSignal, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { BerthActivities } from '../../activities';
-import type { ActivityTuning } from '../activity-options';
+import { messageOf } from '../../src/core/failures';
+import type { ActivityTuning } from '../api/operations';
+import type { PolicyFailure } from '../api/policies';
 
 /**
- * What every policy workflow shares: the pause/resume signals, the `policyState` query name, the
- * reconfigure signal the app workflow sends (workflows cannot send updates), bounded lists and the
- * workflow clock.
+ * What the policy workflows' implementations share (their contracts share `api/policies.ts`):
+ * bounded lists, the workflow clock, failure records, activity options.
  */
-
-export type PolicyKind = 'autoscaler' | 'resilience';
-export const POLICY_KINDS: PolicyKind[] = ['autoscaler', 'resilience'];
-export type PolicyStatus = 'active' | 'paused' | 'stopped';
-
-export const pauseSignal = defineSignal<[]>('pause');
-export const resumeSignal = defineSignal<[]>('resume');
-
-/** Either policy's state; `kind` tells which. */
-export const policyStateQuery = defineQuery<{
-  kind: PolicyKind;
-  app: string;
-  service: string;
-  status: PolicyStatus;
-}>('policyState');
-
-/** A failure worth showing in `policyState` (an activity that failed, a bad reconfigure signal). */
-export interface PolicyFailure {
-  atMs: number;
-  step: string;
-  message: string;
-}
 
 export const KEEP_DECISIONS = 50;
 export const KEEP_FAILURES = 20;
@@ -42,13 +21,6 @@ export function pushBounded<T>(list: T[], item: T, keep: number): void {
 /** Workflow time (deterministic: the sandbox's clock is the workflow task's time). */
 export function nowMs(): number {
   return new Date().getTime();
-}
-
-/** The innermost message of a (wrapped) Temporal failure. */
-export function messageOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  for (let i = 0; i < 6 && e?.cause; i++) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }
 
 /** Records a failure in `policyState`, keeping the last KEEP_FAILURES. */

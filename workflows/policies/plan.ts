@@ -1,11 +1,14 @@
 import type { Blueprint } from '../../src/core/blueprint/model';
 import { canonicalJson } from '../../src/core/hash';
 import { autoscalerConfig, failureDetectorConfig, recoveryConfig } from '../../src/core/policy';
-import type { AutoscalerPolicyInput, AutoscalerReconfigure } from './autoscaler';
-import { DEFAULT_AUTOSCALER_INTERVAL_MS } from './autoscaler';
-import type { PolicyKind } from './common';
+import {
+  DEFAULT_AUTOSCALER_INTERVAL_MS,
+  type AutoscalerPolicyInput,
+  type AutoscalerReconfigure,
+} from '../api/autoscaler';
+import type { PolicyKind } from '../api/policies';
 import { policyWorkflowId } from '../../src/core/names';
-import type { ResiliencePolicyInput, ResilienceReconfigure } from './resilience';
+import type { ResiliencePolicyInput, ResilienceReconfigure } from '../api/resilience';
 
 /**
  * Which policy workflows an app's blueprint asks for: per service, one `autoscalerPolicy` for an

@@ -2,8 +2,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   setHandler,
   sleep,
@@ -15,26 +13,30 @@ import {
   judge,
   onFailure,
   recoveryConfig,
-  type FailureDetectorConfig,
-  type FailureHistory,
-  type RecoveryConfig,
 } from '../../src/core/policy';
-import { CONTAINER_FAILED_SIGNAL, type ContainerFailure } from '../../src/core/policy/events';
-import type { ActivityTuning } from '../activity-options';
-import type { OperationOptions } from '../operations/types';
+import type { ContainerFailure } from '../../src/core/policy/events';
+import { messageOf } from '../../src/core/failures';
+import { pauseSignal, policyStateQuery, resumeSignal } from '../api/policies';
+import {
+  DEFAULT_EVENTS_BEFORE_CONTINUE_AS_NEW,
+  containerFailedSignal,
+  resetSignal,
+  resilienceReconfigureSignal,
+  resilienceReconfigureUpdate,
+  type InstanceHealth,
+  type ResilienceAction,
+  type ResilienceCarried,
+  type ResiliencePolicyInput,
+  type ResiliencePolicyState,
+  type ResilienceReconfigure,
+} from '../api/resilience';
 import {
   KEEP_DECISIONS,
-  messageOf,
   nowMs,
   operationPolicyActivities,
-  pauseSignal,
-  policyStateQuery,
   pushBounded,
   quickPolicyActivities,
   recordFailure,
-  resumeSignal,
-  type PolicyFailure,
-  type PolicyStatus,
 } from './common';
 
 /**
@@ -48,98 +50,9 @@ import {
  * An instance given up on is left alone until `resume` or `reset`.
  */
 
-export const DEFAULT_EVENTS_BEFORE_CONTINUE_AS_NEW = 500;
 const KEEP_SEEN = 500;
 /** Events for one container this close together are one death (Docker sends `oom` then `die`). */
 const SAME_DEATH_MS = 1_000;
-
-export type InstanceHealthState = 'ok' | 'recovering' | 'gave-up';
-
-export interface InstanceHealth {
-  instance: string;
-  /** Failures seen in total. */
-  failures: number;
-  /** Failures in the current window (of the policy that acted last). */
-  failuresInWindow: number;
-  state: InstanceHealthState;
-  reason?: string;
-  containerId?: string;
-  hostId?: string;
-  restarts: FailureHistory;
-  replacements: FailureHistory;
-}
-
-export interface ResilienceAction {
-  atMs: number;
-  instance: string;
-  action: 'restart' | 'replace' | 'give-up' | 'ignore';
-  kind?: ContainerFailure['kind'];
-  containerId?: string;
-  delayMs?: number;
-  failuresInWindow?: number;
-  /** `restarted`, `running`, `replaced`, `failed`, or why nothing was done. */
-  result: string;
-  ok: boolean;
-  operationId?: string;
-  /** The container running the instance afterwards (a replacement has a new one). */
-  newContainerId?: string;
-  error?: string;
-}
-
-export interface ResilienceCarried {
-  paused: boolean;
-  instances: Record<string, InstanceHealth>;
-  actions: ResilienceAction[];
-  /** Dedupe keys `<containerId>@<atMs>` of the failures already taken. */
-  seen: string[];
-  pending: ContainerFailure[];
-  failures: PolicyFailure[];
-  events: number;
-  runs: number;
-}
-
-export interface ResiliencePolicyInput {
-  app: string;
-  service: string;
-  restarter?: RecoveryConfig;
-  replacer?: RecoveryConfig;
-  detector?: FailureDetectorConfig;
-  eventsBeforeContinueAsNew?: number;
-  operationOptions?: OperationOptions;
-  activities?: ActivityTuning;
-  state?: ResilienceCarried;
-}
-
-export interface ResiliencePolicyState {
-  kind: 'resilience';
-  app: string;
-  service: string;
-  status: PolicyStatus;
-  restarter?: RecoveryConfig;
-  replacer?: RecoveryConfig;
-  detector?: FailureDetectorConfig;
-  instances: Omit<InstanceHealth, 'restarts' | 'replacements'>[];
-  actions: ResilienceAction[];
-  pending: number;
-  events: number;
-  failures: PolicyFailure[];
-  runs: number;
-}
-
-/** Raw (blueprint) configurations; `null` removes that half, absent keeps it. */
-export interface ResilienceReconfigure {
-  restarter?: Record<string, unknown> | null;
-  replacer?: Record<string, unknown> | null;
-  detector?: Record<string, unknown> | null;
-}
-
-export const containerFailedSignal = defineSignal<[ContainerFailure]>(CONTAINER_FAILED_SIGNAL);
-/** Clears give-ups and failure histories: of one instance, or of all. */
-export const resetSignal = defineSignal<[{ instance?: string }?]>('reset');
-export const resilienceReconfigureUpdate = defineUpdate<ResiliencePolicyState, [ResilienceReconfigure]>(
-  'reconfigure',
-);
-export const resilienceReconfigureSignal = defineSignal<[ResilienceReconfigure]>('reconfigureSignal');
 
 /** `web-3` of service `web` → 3. */
 function indexOf(service: string, instance: string): number | undefined {

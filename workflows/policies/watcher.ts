@@ -1,7 +1,6 @@
 import {
   condition,
   continueAsNew,
-  defineQuery,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -9,7 +8,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BerthActivities } from '../../activities';
-import type { HostConnection } from '../../src/core/hosts';
+import {
+  DEFAULT_WATCH_ROUND_MS,
+  DEFAULT_WATCH_ROUNDS,
+  hostWatcherQuery,
+  type HostWatcherInput,
+  type HostWatcherState,
+} from '../api/watcher';
 
 /**
  * One host watcher per host (started by the inventory workflow): it runs the long, heartbeating
@@ -19,38 +24,6 @@ import type { HostConnection } from '../../src/core/hosts';
  * continue-as-new) resumes from there, so a worker restart loses no event. An engine that does not
  * answer is retried with back-off, forever.
  */
-
-export interface HostWatcherInput {
-  host?: HostConnection;
-  hostId: string;
-  /** Length of one watching round (one activity). Default 5 minutes. */
-  runForMs?: number;
-  /** Rounds before continue-as-new. Default 50. */
-  roundsBeforeContinueAsNew?: number;
-  /** Unix seconds of the last event seen: the next round replays from there. */
-  since?: number;
-  /** Carried across continue-as-new. */
-  totals?: { rounds: number; delivered: number; runs: number };
-}
-
-export interface HostWatcherState {
-  hostId: string;
-  since?: number;
-  rounds: number;
-  delivered: number;
-  runs: number;
-  status: 'watching' | 'stopped';
-}
-
-export const DEFAULT_WATCH_ROUND_MS = 300_000;
-export const DEFAULT_WATCH_ROUNDS = 50;
-
-export const hostWatcherQuery = defineQuery<HostWatcherState>('watcherState');
-
-/** `berth-watch-<hostId>`, with the task queue as a suffix like the inventory's (one pool per queue). */
-export function hostWatcherWorkflowId(taskQueue: string, hostId: string): string {
-  return taskQueue === 'berth' ? `berth-watch-${hostId}` : `berth-watch-${hostId}-${taskQueue}`;
-}
 
 export async function hostWatcher(input: HostWatcherInput): Promise<HostWatcherState> {
   const runForMs = input.runForMs ?? DEFAULT_WATCH_ROUND_MS;

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import type { OperationOptions } from '../../../workflows/operations/types';
+import { OPERATION_DEFAULTS, type OperationOptions } from '../../../workflows/api/operations';
 import { loadBlueprint } from '../blueprint-file';
 import { parseCount, parseDuration } from '../durations';
 import { followOperation, requestOperation } from '../operation';
 import { setJsonMode } from '../output';
 import { resolveSecrets } from '../secrets';
 import { openSession } from '../session';
+
+const DEFAULT_READY_TIMEOUT = `${OPERATION_DEFAULTS.readyTimeoutMs / 1000}s`;
+const DEFAULT_PARALLELISM = String(OPERATION_DEFAULTS.parallelism);
 
 export interface OperationFlags {
   json?: boolean;
@@ -22,16 +25,20 @@ export function withOperationFlags(command: Command): Command {
     .option('--json', 'machine-readable output')
     .option('--detach', 'print the operation workflow ID and return without waiting')
     .option('--stagger <duration>', 'pause between starting two containers (e.g. 2s)', '0')
-    .option('--ready-timeout <duration>', 'how long an instance may take to become ready', '60s')
-    .option('--parallelism <n>', 'containers of one service brought up at once', '10')
+    .option(
+      '--ready-timeout <duration>',
+      'how long an instance may take to become ready',
+      DEFAULT_READY_TIMEOUT,
+    )
+    .option('--parallelism <n>', 'containers of one service brought up at once', DEFAULT_PARALLELISM)
     .option('--activity-timeout <duration>', 'upper bound for one Docker call', '60s');
 }
 
 export function operationOptions(flags: OperationFlags): OperationOptions {
   return {
     staggerMs: parseDuration(flags.stagger ?? '0', '--stagger'),
-    readyTimeoutMs: parseDuration(flags.readyTimeout ?? '60s', '--ready-timeout'),
-    parallelism: parseCount(flags.parallelism ?? '10', '--parallelism'),
+    readyTimeoutMs: parseDuration(flags.readyTimeout ?? DEFAULT_READY_TIMEOUT, '--ready-timeout'),
+    parallelism: parseCount(flags.parallelism ?? DEFAULT_PARALLELISM, '--parallelism'),
     activities: { startToCloseMs: parseDuration(flags.activityTimeout ?? '60s', '--activity-timeout') },
   };
 }

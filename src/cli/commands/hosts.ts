@@ -1,55 +1,20 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
-import {
-  WithStartWorkflowOperation,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-} from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { UserError } from '../../core/errors';
 import { parseSshUrl, type HostConnection } from '../../core/hosts';
 import {
   addHostUpdate,
   addNetnsHostsUpdate,
   drainHostUpdate,
-  hostsQuery,
-  inventoryWorkflowId,
   removeHostUpdate,
   settingsUpdate,
   type HostView,
-} from '../../../workflows/inventory';
+} from '../../../workflows/api/inventory';
 import { info, printJson, setJsonMode, table } from '../output';
 import { parseCount, parseDuration } from '../durations';
-import { openSession, type Session } from '../session';
-
-/** Sends an update to the pool's inventory workflow (starting it on first use), one-line errors. */
-async function updatePool<Ret, Args extends unknown[]>(
-  session: Session,
-  def: UpdateDefinition<Ret, Args>,
-  ...args: Args
-): Promise<Ret> {
-  const { taskQueue } = session.target;
-  try {
-    return await session.client.workflow.executeUpdateWithStart(def, {
-      args,
-      startWorkflowOperation: new WithStartWorkflowOperation('inventory', {
-        workflowId: inventoryWorkflowId(taskQueue),
-        taskQueue,
-        args: [{}],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    });
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      // The update's failure wraps the activity's, which wraps the one that says what is wrong.
-      let cause = err as { message?: string; cause?: unknown };
-      for (let i = 0; i < 5 && cause.cause; i++) cause = cause.cause as typeof cause;
-      throw new UserError(cause.message ?? err.message);
-    }
-    throw err;
-  }
-}
+import { openSession } from '../session';
 
 function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
@@ -140,7 +105,7 @@ export function registerHosts(program: Command): void {
           const count = parseCount(opts.count, '--count');
           const maxHosts = parseCount(opts.maxHosts, '--max-hosts');
           const session = await openSession({ autostart: true });
-          added = await updatePool(session, addNetnsHostsUpdate, {
+          added = await session.inventory.update(addNetnsHostsUpdate, {
             provider: { prefix: opts.prefix, lan: opts.lan, maxHosts },
             count,
           });
@@ -150,7 +115,7 @@ export function registerHosts(program: Command): void {
               ? { id: opts.name ?? 'local', provider: 'local' }
               : sshConnection(target, opts.key, opts.name);
           const session = await openSession({ autostart: true });
-          added = [await updatePool(session, addHostUpdate, { connection })];
+          added = [await session.inventory.update(addHostUpdate, { connection })];
         }
         if (opts.json) return printJson(added);
         printHosts(added);
@@ -170,7 +135,7 @@ export function registerHosts(program: Command): void {
       if (opts.failureThreshold)
         changes.failureThreshold = parseCount(opts.failureThreshold, '--failure-threshold');
       const session = await openSession({ autostart: true });
-      const settings = await updatePool(session, settingsUpdate, changes);
+      const settings = await session.inventory.update(settingsUpdate, changes);
       if (opts.json) return printJson(settings);
       info(
         `hosts are sensed every ${settings.sensorIntervalMs} ms; failed after ${settings.failureThreshold} missed readings`,
@@ -186,9 +151,7 @@ export function registerHosts(program: Command): void {
       const session = await openSession({ autostart: false });
       let list: HostView[];
       try {
-        list = await session.client.workflow
-          .getHandle(inventoryWorkflowId(session.target.taskQueue))
-          .query(hostsQuery);
+        list = await session.inventory.hosts();
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) throw err;
         list = [];
@@ -206,7 +169,7 @@ export function registerHosts(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       setJsonMode(Boolean(opts.json));
       const session = await openSession({ autostart: false });
-      const drained = await updatePool(session, drainHostUpdate, { id });
+      const drained = await session.inventory.update(drainHostUpdate, { id });
       if (opts.json) return printJson(drained);
       info(
         `host ${id} is draining` +
@@ -224,7 +187,7 @@ export function registerHosts(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       setJsonMode(Boolean(opts.json));
       const session = await openSession({ autostart: false });
-      const removed = await updatePool(session, removeHostUpdate, { id });
+      const removed = await session.inventory.update(removeHostUpdate, { id });
       if (opts.json) return printJson(removed);
       info(`host ${id} removed`);
     });

@@ -8,7 +8,6 @@ import { buildDemand } from '../../core/placement/demand';
 import { explainPlacement, place } from '../../core/placement/engine';
 import { parseInventory } from '../../core/placement/inventory';
 import type { HostSupply, PlacementResult } from '../../core/placement/types';
-import type { RegisterCommand } from './index';
 
 interface PlanOptions {
   inventory?: string;
@@ -99,7 +98,7 @@ export function planTable(r: PlacementResult, explain: boolean): string {
   return lines.join('\n');
 }
 
-export const registerPlan: RegisterCommand = (program: Command) => {
+export function registerPlan(program: Command): void {
   program
     .command('plan')
     .description('Dry run: show where each container of a blueprint would be placed, and why')
@@ -115,4 +114,4 @@ export const registerPlan: RegisterCommand = (program: Command) => {
       if (opts.json) console.log(JSON.stringify(planJson(result, !!opts.explain), null, 2));
       else console.log(planTable(result, !!opts.explain));
     });
-};
+}

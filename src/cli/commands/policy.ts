@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listPolicies, parseKind, signalPolicies } from '../../adapters/policies';
+import { listPolicies, parseKind, signalPolicies } from '../../clients/policies';
 import { info, printJson, setJsonMode, table } from '../output';
 import { openSession } from '../session';
 

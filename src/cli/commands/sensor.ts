@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseSensorValue, pushMetric } from '../../adapters/policies';
+import { parseSensorValue, pushMetric } from '../../clients/policies';
 import { info, printJson, setJsonMode } from '../output';
 import { openSession } from '../session';
 

@@ -19,7 +19,7 @@ import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { createBerthWorker } from '../../runtime/worker';
 import { info, warn } from '../output';
 import { serverPidFile } from '../session';
-import { readPidFile } from '../../adapters/pid-file';
+import { readPidFile } from '../../adapters/daemon';
 
 function alive(pid: number): boolean {
   try {

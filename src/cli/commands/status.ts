@@ -1,19 +1,8 @@
 import type { Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
-import { appWorkflowId, instanceDnsName } from '../../core/names';
-import type { AppStatus } from '../../../workflows/status';
-import { appStateQuery, type AppState } from '../../../workflows/app';
+import { instanceDnsName } from '../../core/names';
+import type { AppStatus } from '../../../workflows/api/status';
 import { announceStarted, info, printJson, setJsonMode, table } from '../output';
-import { openSession, startRead, type Session } from '../session';
-
-async function appState(session: Session, app: string): Promise<Omit<AppState, 'secrets'> | undefined> {
-  try {
-    return await session.client.workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return undefined;
-    return undefined;
-  }
-}
+import { openSession, startRead } from '../session';
 
 export function registerStatus(program: Command): void {
   program
@@ -29,7 +18,7 @@ export function registerStatus(program: Command): void {
       const op = await startRead<AppStatus[]>(session, 'status', workflowId, [{ app }], app ?? '*');
       if (!opts.json) announceStarted(op, 'status');
       const apps = await op.result();
-      const states = await Promise.all(apps.map((a) => appState(session, a.app)));
+      const states = await Promise.all(apps.map((a) => session.apps.state(a.app)));
       if (opts.json) {
         printJson({
           workflowId,

@@ -1,5 +1,5 @@
+import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import type { RegisterCommand } from './index';
 import { BlueprintError, parseBlueprint } from '../../core/blueprint/parse';
 
 /** Reads one file; the core parser is pure, so the file I/O lives here. */
@@ -25,7 +25,7 @@ function validateFile(file: string): boolean {
   }
 }
 
-export const registerValidate: RegisterCommand = (program) => {
+export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('Check blueprint files; prints FILE:LINE:COL: message for each problem')
@@ -35,4 +35,4 @@ export const registerValidate: RegisterCommand = (program) => {
       for (const file of files) ok = validateFile(file) && ok;
       if (!ok) process.exitCode = 1;
     });
-};
+}

@@ -2,6 +2,7 @@
  * The application model: what a blueprint means once parsed and validated.
  * Workflows consume only this model, never raw YAML.
  */
+import type { AffinityRule, StrategyConfig } from '../placement/types';
 
 /** Where a value came from in a blueprint file, for located error messages. */
 export interface SourcePosition {
@@ -48,22 +49,8 @@ export interface HealthCheck {
   retries: number;
 }
 
-/** A placement strategy entry, by registered name, with its configuration. */
-export interface StrategyConfig {
-  name: string;
-  config: Record<string, unknown>;
-}
-
-export interface AffinityRule {
-  /** `true` for anti-affinity (`NOT ...` in Clocker's string form). */
-  negate: boolean;
-  /** What the rule matches against. */
-  target: 'service' | 'app' | 'hostLabel' | 'image' | 'empty';
-  value?: string;
-  /** Hard rules filter; soft rules only weigh the score. */
-  hard: boolean;
-  weight: number;
-}
+/** Placement's own vocabulary, which a service carries (the placement engine owns it). */
+export type { AffinityRule, StrategyConfig } from '../placement/types';
 
 export interface PolicySpec {
   /** Native policy name: `autoscaler`, `restarter`, `replacer`, `failureDetector`. */

@@ -3,7 +3,7 @@
  * It mirrors the key tables in `keys.ts` (a unit test keeps them in sync); the parser remains the
  * authority and gives the located, explained messages.
  */
-import { STRATEGY_NAMES } from './strategies';
+import { strategyNames } from '../placement/registry';
 
 const str = { type: 'string' };
 const strOrNumber = { type: ['string', 'number'] };
@@ -189,7 +189,7 @@ export const BLUEPRINT_SCHEMA = {
         oneOf: [
           {
             type: 'string',
-            description: `A strategy: ${STRATEGY_NAMES.join(', ')}, or a Clocker strategy class`,
+            description: `A strategy: ${strategyNames().join(', ')}, or a Clocker strategy class`,
           },
           {
             type: 'object',

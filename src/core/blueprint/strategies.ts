@@ -1,83 +1,29 @@
 /**
- * Placement strategy chains and affinity rules, in native form and in Clocker's
- * (`docker.container.strategies` with `$brooklyn:object` entries, `affinity.rules` strings).
- * Strategy names in the model are the placement registry's native names.
+ * Placement strategy chains and affinity rules as a blueprint writes them, in native form and in
+ * Clocker's (`docker.container.strategies` with `$brooklyn:object` entries, `affinity.rules`
+ * strings). Which strategies exist, their Clocker class names, their keys and aliases and what
+ * values they take is the placement registry's knowledge (`../placement/registry.ts`): a chain entry
+ * is checked by building it there, and a problem is reported at the line of the key at fault.
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import type { AffinityRule, StrategyConfig } from './model';
 import { didYouMean } from './didyoumean';
 import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
-import { expected, readBoolean, readNumber, readString, readStringList } from './read';
-
-export const STRATEGY_NAMES = [
-  'maxContainers',
-  'cpuUsage',
-  'memoryAvailable',
-  'cpuCoresAvailable',
-  'breadthFirst',
-  'depthFirst',
-  'binPack',
-  'spread',
-  'labelConstraint',
-  'affinity',
-  'distinctHosts',
-  'maxPerHost',
-  'provisioning',
-] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
-
-/** Clocker's strategy classes (after `brooklyn.location.docker.strategy.` or `clocker.docker.location.strategy.`). */
-export const STRATEGY_CLASSES: Record<string, StrategyName> = {
-  MaxContainersPlacementStrategy: 'maxContainers',
-  CpuUsagePlacementStrategy: 'cpuUsage',
-  MemoryAvailablePlacementStrategy: 'memoryAvailable',
-  CpuCoresAvailablePlacementStrategy: 'cpuCoresAvailable',
-  BreadthFirstPlacementStrategy: 'breadthFirst',
-  DepthFirstPlacementStrategy: 'depthFirst',
-  LabelPlacementStrategy: 'labelConstraint',
-  HostnamePlacementStrategy: 'labelConstraint',
-  AffinityStrategy: 'affinity',
-  ProvisioningStrategy: 'provisioning',
-};
-
-const CLASS_NAME =
-  /^(?:(?:brooklyn\.location\.docker\.strategy|clocker\.docker\.location\.strategy)\.(?:[a-z][a-z0-9]*\.)*)?([A-Z][A-Za-z0-9]*)$/;
-
-type ParamKind = 'count' | 'fraction' | 'labels' | 'string' | 'rules';
-interface ParamSpec {
-  kind: ParamKind;
-  /** Clocker config keys meaning the same. */
-  aliases?: string[];
-  default?: unknown;
-}
-
-/** Parameters per strategy; the first is the one a scalar shorthand (`maxContainers: 4`) sets. */
-export const STRATEGY_PARAMS: Record<StrategyName, Record<string, ParamSpec>> = {
-  maxContainers: {
-    maxContainers: { kind: 'count', aliases: ['docker.container.cluster.maxSize', 'maxSize'], default: 8 },
-  },
-  cpuUsage: { maxCpu: { kind: 'fraction', aliases: ['docker.container.cluster.maxCpu'], default: 0.5 } },
-  memoryAvailable: {},
-  cpuCoresAvailable: {},
-  breadthFirst: {},
-  depthFirst: {},
-  binPack: {},
-  spread: {},
-  labelConstraint: {
-    labels: { kind: 'labels', aliases: ['docker.constraint.labels'] },
-    hostname: { kind: 'string', aliases: ['docker.constraint.hostname'] },
-  },
-  affinity: { rules: { kind: 'rules', aliases: ['affinity.rules'] } },
-  distinctHosts: {},
-  maxPerHost: { maxPerHost: { kind: 'count', aliases: ['max'] } },
-  provisioning: { maxHosts: { kind: 'count', aliases: ['docker.host.cluster.maxSize'] } },
-};
-
-export function strategyName(written: string): StrategyName | undefined {
-  if ((STRATEGY_NAMES as readonly string[]).includes(written)) return written as StrategyName;
-  const m = CLASS_NAME.exec(written);
-  return m ? STRATEGY_CLASSES[m[1]] : undefined;
-}
+import { expected } from './read';
+import {
+  CLOCKER_SIMPLE,
+  nativeStrategyName,
+  primaryKeyOf,
+  strategyNames,
+  validateStrategy,
+} from '../placement/registry';
+import { StrategyConfigError } from '../placement/config';
+import {
+  RULE_EXPECTED,
+  RULE_MAPPING_KEYS,
+  parseRuleMapping,
+  parseRuleText,
+} from '../placement/affinity-rules';
 
 /** A parsed chain: strategies in order, plus the affinity rules found in `affinity` entries. */
 export interface Chain {
@@ -85,9 +31,18 @@ export interface Chain {
   rules: { rule: AffinityRule; node: Node }[];
 }
 
+/** The config keys of an `affinity` strategy that hold rules: they become the service's rules. */
+const RULE_KEYS = new Set(['rules', 'affinity.rules']);
+/** Aliases may nest without bound; a strategy's config is small. */
+const MAX_ALIAS_COUNT = 100;
+
+const CLASS_NAME =
+  /^(?:(?:brooklyn\.location\.docker\.strategy|clocker\.docker\.location\.strategy)\.(?:[a-z][a-z0-9]*\.)*)?([A-Z][A-Za-z0-9]*)$/;
+
 /**
- * Reads a strategy chain. Entries: `breadthFirst`; `maxContainers: 4` (shorthand for the first
- * parameter); `cpuUsage: {maxCpu: 0.8}`; or Clocker's `$brooklyn:object: {type: CLASS, brooklyn.config: {...}}`.
+ * Reads a strategy chain. Entries: `breadthFirst`; `maxContainers: 4` (shorthand for the strategy's
+ * primary key); `cpuUsage: {maxCpu: 0.8}`; `{name: cpuUsage, config: {maxCpu: 0.8}}` (the model's
+ * own form); or Clocker's `$brooklyn:object: {type: CLASS, brooklyn.config: {...}}`.
  */
 export function readChain(ctx: Ctx, e: Entry, where: string, app: string): Chain {
   const chain: Chain = { placement: [], rules: [] };
@@ -102,6 +57,15 @@ export function readChain(ctx: Ctx, e: Entry, where: string, app: string): Chain
   return chain;
 }
 
+/** One strategy as written: its name and where, and its config entries. */
+interface Written {
+  name: string;
+  nameNode: Node;
+  config: Entry[];
+  /** Where a problem with the whole entry is reported. */
+  node: Node;
+}
+
 function readChainEntry(
   ctx: Ctx,
   item: Node,
@@ -110,153 +74,124 @@ function readChainEntry(
   app: string,
   chain: Chain,
 ): StrategyConfig | undefined {
-  const what = `a strategy name, 'NAME: value', 'NAME: {config}' or '$brooklyn:object: {type: CLASS}'`;
-  if (isScalar(item)) {
-    const name = lookup(ctx, item, textOf(item) ?? '');
-    return name ? configure(ctx, name, [], where, app, chain) : undefined;
-  }
+  const written = readWritten(ctx, item, key, where);
+  return written ? configure(ctx, written, where, app, chain) : undefined;
+}
+
+function readWritten(ctx: Ctx, item: Node, key: string, where: string): Written | undefined {
+  const what = `a strategy name, 'NAME: value', 'NAME: {config}', '{name: NAME, config: {...}}' or '$brooklyn:object: {type: CLASS}'`;
+  if (isScalar(item)) return { name: textOf(item) ?? '', nameNode: item, config: [], node: item };
   const es = isMap(item) ? entries(ctx, item) : [];
+  const named = es.find((x) => x.key === 'name');
+  if (named && es.every((x) => x.key === 'name' || x.key === 'config')) {
+    const config = es.find((x) => x.key === 'config');
+    if (config && config.value !== null && !isMap(config.value)) {
+      expected(ctx, config, where, 'a mapping');
+      return undefined;
+    }
+    const body = isMap(config?.value) ? entries(ctx, config.value) : [];
+    return { name: textOf(named.value) ?? '', nameNode: at(named), config: body, node: item };
+  }
   if (es.length !== 1) {
     expected(ctx, { key, keyNode: item, value: item }, where, `a list whose items are each ${what}`, item);
     return undefined;
   }
   const [only] = es;
-  if (only.key === '$brooklyn:object') {
-    const body = isMap(only.value) ? entries(ctx, only.value) : undefined;
-    const typeEntry = body?.find((b) => b.key === 'type');
-    if (!body || !typeEntry) {
-      expected(ctx, only, where, "a mapping with 'type' (a Clocker strategy class) and 'brooklyn.config'");
-      return undefined;
-    }
-    let config: Entry[] = [];
-    for (const b of body) {
-      if (b.key === 'brooklyn.config' || b.key === 'object.fields')
-        config = isMap(b.value) ? entries(ctx, b.value) : [];
-      else if (b.key !== 'type') {
-        report(
-          ctx,
-          b.keyNode,
-          `unknown key '${b.key}' in strategy${where}${didYouMean(b.key, ['type', 'brooklyn.config'])}`,
-          b.key,
-        );
-      }
-    }
-    const name = lookup(ctx, at(typeEntry), textOf(typeEntry.value) ?? '');
-    return name ? configure(ctx, name, config, where, app, chain) : undefined;
-  }
-  const name = lookup(ctx, only.keyNode, only.key);
-  if (!name) return undefined;
-  if (isMap(only.value)) return configure(ctx, name, entries(ctx, only.value), where, app, chain);
-  const primary = Object.keys(STRATEGY_PARAMS[name])[0];
-  if (!primary) {
-    expected(ctx, only, where, `nothing (strategy '${name}' takes no parameters)`);
-    return undefined;
-  }
-  return configure(ctx, name, [{ ...only, key: primary }], where, app, chain);
+  if (only.key === '$brooklyn:object') return readBrooklynObject(ctx, only, where);
+  if (isMap(only.value))
+    return { name: only.key, nameNode: only.keyNode, config: entries(ctx, only.value), node: item };
+  // `NAME: value` sets the strategy's primary key (checked once the name is known).
+  return { name: only.key, nameNode: only.keyNode, config: [{ ...only, key: '' }], node: item };
 }
 
-function lookup(ctx: Ctx, node: Node, written: string): StrategyName | undefined {
-  const name = strategyName(written);
+function readBrooklynObject(ctx: Ctx, e: Entry, where: string): Written | undefined {
+  const body = isMap(e.value) ? entries(ctx, e.value) : undefined;
+  const typeEntry = body?.find((b) => b.key === 'type');
+  if (!body || !typeEntry) {
+    expected(ctx, e, where, "a mapping with 'type' (a Clocker strategy class) and 'brooklyn.config'");
+    return undefined;
+  }
+  let config: Entry[] = [];
+  for (const b of body) {
+    if (b.key === 'brooklyn.config' || b.key === 'object.fields')
+      config = isMap(b.value) ? entries(ctx, b.value) : [];
+    else if (b.key !== 'type')
+      report(
+        ctx,
+        b.keyNode,
+        `unknown key '${b.key}' in strategy${where}${didYouMean(b.key, ['type', 'brooklyn.config'])}`,
+        b.key,
+      );
+  }
+  return { name: textOf(typeEntry.value) ?? '', nameNode: at(typeEntry), config, node: e.keyNode };
+}
+
+/** The registry's name for a written one, or a located "unknown strategy" with a hint. */
+function lookup(ctx: Ctx, node: Node, written: string): string | undefined {
+  const name = nativeStrategyName(written);
   if (name) return name;
   const m = CLASS_NAME.exec(written);
-  const hint = m?.[1] ? didYouMean(m[1], Object.keys(STRATEGY_CLASSES)) : didYouMean(written, STRATEGY_NAMES);
-  report(ctx, node, `unknown placement strategy '${written}'${hint} (known: ${STRATEGY_NAMES.join(', ')})`);
+  const hint =
+    m?.[1] && m[1] !== written
+      ? didYouMean(m[1], Object.keys(CLOCKER_SIMPLE))
+      : didYouMean(written, [...strategyNames(), ...Object.keys(CLOCKER_SIMPLE)]);
+  report(ctx, node, `unknown placement strategy '${written}'${hint} (known: ${strategyNames().join(', ')})`);
   return undefined;
 }
 
 function configure(
   ctx: Ctx,
-  name: StrategyName,
-  config: Entry[],
+  w: Written,
   where: string,
   app: string,
   chain: Chain,
-): StrategyConfig {
-  const params = STRATEGY_PARAMS[name];
-  const known = new Map<string, string>();
-  for (const [p, spec] of Object.entries(params)) {
-    known.set(p, p);
-    for (const a of spec.aliases ?? []) known.set(a, p);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [p, spec] of Object.entries(params)) if (spec.default !== undefined) out[p] = spec.default;
-  const w = ` of strategy '${name}'${where}`;
-  for (const c of config) {
-    const param = known.get(c.key);
-    if (!param) {
-      const hint = known.size ? didYouMean(c.key, known.keys()) : ` (strategy '${name}' takes no parameters)`;
-      report(ctx, c.keyNode, `unknown key '${c.key}'${w}${hint}`, c.key);
+): StrategyConfig | undefined {
+  const name = lookup(ctx, w.nameNode, w.name);
+  if (!name) return undefined;
+  // A Map, then `fromEntries`: a key named `__proto__` or `constructor` stays a plain (unknown) key.
+  const config = new Map<string, unknown>();
+  const written = new Map<string, Entry>();
+  for (const c of w.config) {
+    let key = c.key;
+    if (key === '') {
+      const primary = primaryKeyOf(name);
+      if (!primary) {
+        expected(ctx, { ...c, key: name }, where, `a mapping (strategy '${name}' has no one-value form)`);
+        return undefined;
+      }
+      key = primary;
+    }
+    if (name === 'affinity' && RULE_KEYS.has(key)) {
+      chain.rules.push(...readAffinity(ctx, { ...c, key }, where, app));
       continue;
     }
-    const v = readParam(ctx, c, w, params[param].kind, app, chain);
-    if (v !== undefined) out[param] = v;
+    config.set(key, plain(ctx, c.value));
+    written.set(key, c);
   }
-  return { name, config: out };
-}
-
-function readParam(ctx: Ctx, e: Entry, where: string, kind: ParamKind, app: string, chain: Chain): unknown {
-  switch (kind) {
-    case 'count':
-      return readNumber(ctx, e, where, { integer: true, min: 1 });
-    case 'fraction':
-      return readNumber(ctx, e, where, { min: 0, max: 1 });
-    case 'labels':
-      return readStringList(ctx, e, where, 'a list of host labels');
-    case 'string':
-      return readString(ctx, e, where);
-    case 'rules':
-      chain.rules.push(...readAffinity(ctx, e, where, app));
-      return undefined;
+  try {
+    return validateStrategy(name, Object.fromEntries(config));
+  } catch (err) {
+    if (!(err instanceof StrategyConfigError)) throw err;
+    const key = err.key === undefined ? undefined : [...written.keys()].find((k) => isPathOf(k, err.key!));
+    const e = key === undefined ? undefined : written.get(key);
+    // An unknown key is pointed at itself, a bad value at the value.
+    const node = e ? (err.problem.startsWith('unknown key') ? e.keyNode : at(e)) : w.node;
+    report(ctx, node, `strategy '${name}'${where}: ${err.problem}`, key);
+    return undefined;
   }
 }
 
-// ---- affinity rules --------------------------------------------------------------------------
-
-const RULE_EXPECTED =
-  "a Clocker rule '[NOT] TYPE|NAME|ID|APPLICATION|EMPTY [param]' or a mapping like {service: db, not: true}";
-
-/** Clocker's string form: `[NOT] TYPE|NAME|ID|APPLICATION|PREDICATE|EMPTY [param]`. */
-export function parseAffinityRule(text: string, app: string): AffinityRule | { error: string } {
-  const words = text.trim().split(/\s+/);
-  const negate = words[0]?.toUpperCase() === 'NOT';
-  if (negate) words.shift();
-  const verb = (words.shift() ?? '').toUpperCase();
-  const param = words.join(' ') || undefined;
-  const rule = (target: AffinityRule['target'], value?: string): AffinityRule => ({
-    negate,
-    target,
-    ...(value === undefined ? {} : { value }),
-    hard: true,
-    weight: 1,
-  });
-  switch (verb) {
-    case 'TYPE':
-      return param
-        ? rule('image', param.replace(/^docker:/, ''))
-        : { error: 'TYPE needs an image or type name' };
-    case 'NAME':
-    case 'ID':
-      return param ? rule('service', param) : { error: `${verb} needs a service name` };
-    case 'APPLICATION':
-      return rule('app', param ?? app);
-    case 'EMPTY':
-      return param ? { error: 'EMPTY takes no parameter' } : rule('empty');
-    case 'PREDICATE':
-      return { error: 'PREDICATE rules (Java predicate classes) are not supported' };
-    default:
-      return { error: `unknown affinity rule '${text}': expected ${RULE_EXPECTED}` };
-  }
+/** `labels` is the key of the path `labels[0]` and of `labels.x`. */
+function isPathOf(key: string, path: string): boolean {
+  return path === key || path.startsWith(`${key}[`) || path.startsWith(`${key}.`);
 }
 
-const RULE_TARGETS: Record<string, AffinityRule['target']> = {
-  service: 'service',
-  app: 'app',
-  hostLabel: 'hostLabel',
-  image: 'image',
-  empty: 'empty',
-};
+/** A value node as plain data (aliases followed, a bounded number of times). */
+function plain(ctx: Ctx, node: Node | null): unknown {
+  return node === null ? null : node.toJS(ctx.doc, { maxAliasCount: MAX_ALIAS_COUNT });
+}
 
-/** Affinity rules: a list of Clocker rule strings and/or native mappings. */
+/** Affinity rules: a list of Clocker rule strings and/or mappings like `{service: db, not: true}`. */
 export function readAffinity(
   ctx: Ctx,
   e: Entry,
@@ -272,56 +207,23 @@ export function readAffinity(
   for (const item of list) {
     const node = item ?? e.keyNode;
     if (isScalar(item)) {
-      const r = parseAffinityRule(textOf(item) ?? '', app);
+      const r = parseRuleText(textOf(item) ?? '', app);
       if ('error' in r) report(ctx, node, `${r.error}${where}`, e.key);
       else out.push({ rule: r, node });
     } else if (isMap(item)) {
-      const r = readNativeRule(ctx, entries(ctx, item), node, where, app);
+      const r = readRuleMapping(ctx, item, where, app);
       if (r) out.push({ rule: r, node });
     } else expected(ctx, e, where, `a list of affinity rules, each ${RULE_EXPECTED}`, item);
   }
   return out;
 }
 
-function readNativeRule(
-  ctx: Ctx,
-  es: Entry[],
-  node: Node,
-  where: string,
-  app: string,
-): AffinityRule | undefined {
-  const rule: Partial<AffinityRule> = { negate: false, hard: true, weight: 1 };
-  const w = ` of affinity rule${where}`;
-  let ok = true;
-  for (const e of es) {
-    if (e.key in RULE_TARGETS) {
-      if (rule.target) {
-        report(ctx, e.keyNode, `an affinity rule has one target; '${e.key}' is a second one${where}`, e.key);
-        ok = false;
-      }
-      rule.target = RULE_TARGETS[e.key];
-      if (e.key === 'empty') ok = readBoolean(ctx, e, w) === true && ok;
-      else if (e.key === 'app' && e.value === null) rule.value = app;
-      else {
-        rule.value = readString(ctx, e, w);
-        ok = rule.value !== undefined && ok;
-      }
-    } else if (e.key === 'not') rule.negate = readBoolean(ctx, e, w) ?? false;
-    else if (e.key === 'hard') rule.hard = readBoolean(ctx, e, w) ?? true;
-    else if (e.key === 'weight') rule.weight = readNumber(ctx, e, w, { min: 0 }) ?? 1;
-    else {
-      report(
-        ctx,
-        e.keyNode,
-        `unknown key '${e.key}'${w}${didYouMean(e.key, [...Object.keys(RULE_TARGETS), 'not', 'hard', 'weight'])}`,
-        e.key,
-      );
-      ok = false;
-    }
-  }
-  if (!rule.target) {
-    report(ctx, node, `an affinity rule needs one of ${Object.keys(RULE_TARGETS).join(', ')}${where}`);
-    return undefined;
-  }
-  return ok ? (rule as AffinityRule) : undefined;
+function readRuleMapping(ctx: Ctx, item: Node, where: string, app: string): AffinityRule | undefined {
+  const es = isMap(item) ? entries(ctx, item) : [];
+  const r = parseRuleMapping(Object.fromEntries(es.map((x) => [x.key, plain(ctx, x.value)])), app);
+  if (!('error' in r)) return r;
+  const at_ = es.find((x) => x.key === r.key);
+  const hint = r.key && r.error.startsWith('unknown key') ? didYouMean(r.key, RULE_MAPPING_KEYS) : '';
+  report(ctx, at_?.keyNode ?? item, `${r.error}${where}${hint}`, r.key);
+  return undefined;
 }

@@ -44,8 +44,17 @@ export function formatBytes(bytes: number): string {
   return `${bytes}B`;
 }
 
+/**
+ * A strategy's configuration is wrong. `key` names the config key at fault (a path such as
+ * `constraints[0].label` for nested values), `problem` says what is wrong without the prefix, so a
+ * blueprint can report it at that key's line and column.
+ */
 export class StrategyConfigError extends UserError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly problem = message,
+    readonly key?: string,
+  ) {
     super(message);
     this.name = 'StrategyConfigError';
   }
@@ -62,33 +71,45 @@ function show(v: unknown): string {
  */
 export class ConfigReader {
   private used = new Set<string>();
+  /** Written key → the strategy's native name for it (the first of the names it reads). */
+  private native = new Map<string, string>();
 
   constructor(
     readonly strategy: string,
     readonly config: Record<string, unknown>,
     /** Prefix naming where the chain came from, e.g. `bp.yaml:3:5: service 'web'`. */
     readonly where = '',
+    /** Reject unknown dotted (Brooklyn) keys too, as a blueprint does; code and inventories skip them. */
+    readonly strictKeys = false,
   ) {}
 
   fail(key: string, expected: string, got: unknown): never {
-    const prefix = this.where ? `${this.where}: ` : '';
-    throw new StrategyConfigError(
-      `${prefix}placement strategy '${this.strategy}': key '${key}' must be ${expected}, got ${show(got)}`,
-    );
+    this.raise(`key '${key}' must be ${expected}, got ${show(got)}`, key);
   }
 
-  failMessage(message: string): never {
+  failMessage(message: string, key?: string): never {
+    this.raise(message, key);
+  }
+
+  private raise(problem: string, key?: string): never {
     const prefix = this.where ? `${this.where}: ` : '';
-    throw new StrategyConfigError(`${prefix}placement strategy '${this.strategy}': ${message}`);
+    throw new StrategyConfigError(`${prefix}placement strategy '${this.strategy}': ${problem}`, problem, key);
   }
 
   /** The value of the first present key among `keys`, and its name. */
   raw(keys: string | string[]): { key: string; value: unknown } | undefined {
-    for (const k of typeof keys === 'string' ? [keys] : keys) {
+    const names = typeof keys === 'string' ? [keys] : keys;
+    for (const k of names) {
       this.used.add(k);
+      this.native.set(k, names[0]);
       if (this.config[k] !== undefined && this.config[k] !== null) return { key: k, value: this.config[k] };
     }
     return undefined;
+  }
+
+  /** The configuration with every key the strategy read under its native name (Clocker aliases renamed). */
+  normalized(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.config).map(([k, v]) => [this.native.get(k) ?? k, v]));
   }
 
   number(
@@ -176,12 +197,20 @@ export class ConfigReader {
     return r.value;
   }
 
+  /** The plain (native) keys this strategy reads, once every key has been read. */
+  knownKeys(): string[] {
+    return [...this.used].filter((u) => !u.includes('.'));
+  }
+
   /** Rejects unknown keys (call after reading every key the strategy understands). */
   done(): void {
     for (const k of Object.keys(this.config)) {
-      if (!this.used.has(k) && !k.includes('.')) {
-        const known = [...this.used].filter((u) => !u.includes('.'));
-        this.failMessage(`unknown key '${k}'${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+      if (!this.used.has(k) && (this.strictKeys || !k.includes('.'))) {
+        const known = this.knownKeys();
+        this.failMessage(
+          `unknown key '${k}'${known.length ? ` (known: ${known.join(', ')})` : ' (it takes no parameters)'}`,
+          k,
+        );
       }
     }
   }

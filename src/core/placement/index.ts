@@ -3,7 +3,8 @@ export * from './types';
 export * from './strategy';
 export { ConfigReader, StrategyConfigError, parseBytes, formatBytes } from './config';
 export { ClusterState, groupKey } from './state';
-export { BUILTIN_STRATEGIES, parseAffinityRule, parseLabelExpr } from './strategies';
+export { BUILTIN_STRATEGIES, parseLabelExpr } from './strategies';
+export { parseRuleMapping, parseRuleText } from './affinity-rules';
 export {
   registerStrategy,
   unregisterStrategy,

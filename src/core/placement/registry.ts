@@ -4,21 +4,25 @@
  */
 import { ConfigReader, StrategyConfigError } from './config';
 import type { Strategy, StrategyFactory } from './strategy';
-import { BUILTIN_STRATEGIES } from './strategies';
+import { BUILTIN_PRIMARY_KEYS, BUILTIN_STRATEGIES } from './strategies';
 
-const custom = new Map<string, StrategyFactory>();
+const custom = new Map<string, { factory: StrategyFactory; primaryKey?: string }>();
 
 const NAME = /^[a-z][A-Za-z0-9]*$/;
 
 /**
- * Registers a user-defined strategy under a lowerCamel name (usable in blueprints as
- * `placement: [{name, config}]`). Built-in names cannot be replaced; registering the same custom
- * name again replaces it.
+ * Registers a user-defined strategy under a lowerCamel name, usable in blueprints like a built-in
+ * (`placement: [NAME, {NAME: {config}}, {name: NAME, config: {...}}]`; with `primaryKey`, also
+ * `NAME: value`). Built-in names cannot be replaced; registering the same custom name again replaces it.
  */
-export function registerStrategy(name: string, factory: StrategyFactory): void {
+export function registerStrategy(
+  name: string,
+  factory: StrategyFactory,
+  options: { primaryKey?: string } = {},
+): void {
   if (!NAME.test(name)) throw new Error(`strategy name '${name}' must be lowerCamel (a-z, A-Z, 0-9)`);
   if (Object.hasOwn(BUILTIN_STRATEGIES, name)) throw new Error(`'${name}' is a built-in strategy`);
-  custom.set(name, factory);
+  custom.set(name, { factory, ...options });
 }
 
 export function unregisterStrategy(name: string): boolean {
@@ -30,7 +34,14 @@ export function strategyNames(): string[] {
 }
 
 export function strategyFactory(name: string): StrategyFactory | undefined {
-  return Object.hasOwn(BUILTIN_STRATEGIES, name) ? BUILTIN_STRATEGIES[name] : custom.get(name);
+  return Object.hasOwn(BUILTIN_STRATEGIES, name) ? BUILTIN_STRATEGIES[name] : custom.get(name)?.factory;
+}
+
+/** The key a one-value shorthand (`NAME: value`) sets, if the strategy has one. */
+export function primaryKeyOf(name: string): string | undefined {
+  if (Object.hasOwn(BUILTIN_STRATEGIES, name))
+    return Object.hasOwn(BUILTIN_PRIMARY_KEYS, name) ? BUILTIN_PRIMARY_KEYS[name] : undefined;
+  return custom.get(name)?.primaryKey;
 }
 
 /** Builds one strategy; unknown names and bad configs raise a one-line `StrategyConfigError`. */
@@ -39,27 +50,51 @@ export function createStrategy(
   config: Record<string, unknown> | undefined,
   where = '',
 ): Strategy {
+  return build(name, config, where, false).strategy;
+}
+
+/**
+ * Checks a strategy entry as a blueprint gives it (unknown keys rejected, dotted ones included) and
+ * returns it under native names: the strategy's, and its config keys' (Clocker aliases renamed).
+ * A bad entry raises a `StrategyConfigError` whose `key` says where.
+ */
+export function validateStrategy(
+  name: string,
+  config: Record<string, unknown>,
+  where = '',
+): { name: string; config: Record<string, unknown> } {
+  const { strategy, reader } = build(name, config, where, true);
+  return { name: strategy.name, config: reader.normalized() };
+}
+
+function build(
+  name: string,
+  config: Record<string, unknown> | undefined,
+  where: string,
+  strictKeys: boolean,
+): { strategy: Strategy; reader: ConfigReader } {
+  const prefix = where ? `${where}: ` : '';
   const native = nativeStrategyName(name) ?? name;
   const factory = strategyFactory(native);
-  if (!factory) {
-    const prefix = where ? `${where}: ` : '';
+  if (!factory)
     throw new StrategyConfigError(
       `${prefix}unknown placement strategy '${name}' (known: ${strategyNames().join(', ')})`,
     );
-  }
   const cfg = config ?? {};
-  if (typeof cfg !== 'object' || Array.isArray(cfg)) {
-    const prefix = where ? `${where}: ` : '';
-    throw new StrategyConfigError(`${prefix}placement strategy '${native}': config must be a mapping`);
-  }
-  return { name: native, ...factory(new ConfigReader(native, cfg, where)) };
+  if (typeof cfg !== 'object' || Array.isArray(cfg))
+    throw new StrategyConfigError(
+      `${prefix}placement strategy '${native}': config must be a mapping`,
+      'config must be a mapping',
+    );
+  const reader = new ConfigReader(native, cfg, where, strictKeys);
+  return { strategy: { name: native, ...factory(reader) }, reader };
 }
 
 /**
  * Clocker's class names (both package prefixes) → Berth's strategy names. Simple names (e.g.
  * `MaxContainersPlacementStrategy`) are matched too, by `nativeStrategyName`.
  */
-const CLOCKER_SIMPLE: Record<string, string> = {
+export const CLOCKER_SIMPLE: Readonly<Record<string, string>> = {
   MaxContainersPlacementStrategy: 'maxContainers',
   BreadthFirstPlacementStrategy: 'breadthFirst',
   LeastContainersPlacementStrategy: 'breadthFirst',

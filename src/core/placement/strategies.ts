@@ -3,7 +3,8 @@
  * affinity, labels, provisioning) plus Nomad's bin-pack/spread scores, distinctHosts and maxPerHost.
  * Every filter is a batch loop over typed arrays; every scorer is normalised to [-1, 1].
  */
-import type { AffinityRule } from '../blueprint/model';
+import { parseRuleMapping, parseRuleText } from './affinity-rules';
+import type { AffinityRule } from './types';
 import { type ConfigReader, formatBytes } from './config';
 import { type ClusterState, groupKey } from './state';
 import { type PlacementContext, type Strategy, type StrategyFactory, hosts } from './strategy';
@@ -463,34 +464,6 @@ const maxPerHost: StrategyFactory = (cfg) => {
 
 // ---- affinity ----
 
-const TARGETS = ['service', 'app', 'hostLabel', 'image', 'empty'] as const;
-
-/**
- * Clocker's rule strings: `[NOT] TYPE|NAME|ID|APPLICATION|EMPTY [param]`, plus Berth's
- * `SERVICE name`, `APP name`, `IMAGE name`, `LABEL expr`. Clocker's rules are all hard.
- */
-export function parseAffinityRule(text: string): AffinityRule | undefined {
-  const m = /^\s*(NOT\s+)?([A-Za-z]+)(?:\s+(.+?))?\s*$/.exec(text);
-  if (!m) return undefined;
-  const kw = m[2].toUpperCase();
-  const target = (
-    {
-      NAME: 'service',
-      ID: 'service',
-      SERVICE: 'service',
-      APPLICATION: 'app',
-      APP: 'app',
-      TYPE: 'image',
-      IMAGE: 'image',
-      LABEL: 'hostLabel',
-      EMPTY: 'empty',
-    } as Record<string, AffinityRule['target']>
-  )[kw];
-  if (!target) return undefined;
-  if (target === 'hostLabel' && !m[3]) return undefined;
-  return { negate: !!m[1], target, value: m[3], hard: true, weight: 1 };
-}
-
 interface CompiledRule {
   negate: boolean;
   hard: boolean;
@@ -505,24 +478,15 @@ function readRules(cfg: ConfigReader): AffinityRule[] {
   for (const [i, r] of (cfg.list(['rules', 'affinity.rules']) ?? []).entries()) {
     const key = `rules[${i}]`;
     if (typeof r === 'string') {
-      const rule = parseAffinityRule(r);
-      if (!rule) cfg.fail(key, "a rule like 'NOT SERVICE db' or 'APPLICATION shop'", r);
+      const rule = parseRuleText(r);
+      if ('error' in rule) cfg.fail(key, "a rule like 'NOT SERVICE db' or 'APPLICATION shop'", r);
       out.push(rule);
       continue;
     }
     if (typeof r !== 'object' || r === null || Array.isArray(r)) cfg.fail(key, 'a rule string or mapping', r);
-    const o = r as Record<string, unknown>;
-    if (!TARGETS.includes(o.target as (typeof TARGETS)[number]))
-      cfg.fail(`${key}.target`, `one of ${TARGETS.join(', ')}`, o.target);
-    if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight)))
-      cfg.fail(`${key}.weight`, 'a number', o.weight);
-    out.push({
-      negate: o.negate === true,
-      target: o.target as AffinityRule['target'],
-      value: o.value === undefined ? undefined : String(o.value),
-      hard: o.hard !== false,
-      weight: (o.weight as number | undefined) ?? 1,
-    });
+    const rule = parseRuleMapping(r as Record<string, unknown>);
+    if ('error' in rule) cfg.failMessage(`${key}${rule.key ? `.${rule.key}` : ''}: ${rule.error}`, key);
+    out.push(rule);
   }
   return out;
 }
@@ -646,6 +610,20 @@ const provisioning: StrategyFactory = (cfg) => {
 export function describeProfile(p: { name: string; cpus: number; memoryBytes: number }): string {
   return `'${p.name}' (${p.cpus} cpus, ${formatBytes(p.memoryBytes)})`;
 }
+
+/**
+ * The key a one-value shorthand sets (`maxContainers: 4` in a blueprint chain means
+ * `{maxContainers: 4}`); strategies without one take their config as a mapping only.
+ */
+export const BUILTIN_PRIMARY_KEYS: Readonly<Record<string, string>> = {
+  maxContainers: 'maxContainers',
+  cpuUsage: 'maxCpu',
+  labelConstraint: 'labels',
+  hostname: 'hostname',
+  affinity: 'rules',
+  maxPerHost: 'max',
+  provisioning: 'maxHosts',
+};
 
 export const BUILTIN_STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
   maxContainers,

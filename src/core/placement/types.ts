@@ -2,7 +2,24 @@
  * The placement engine's vocabulary: demand (containers to place), supply (hosts), and the result.
  * Pure data; see engine.ts for the pipeline and strategies.ts for the built-in strategies.
  */
-import type { AffinityRule, StrategyConfig } from '../blueprint/model';
+
+/** A placement strategy entry, by registered name, with its configuration. */
+export interface StrategyConfig {
+  name: string;
+  config: Record<string, unknown>;
+}
+
+/** An affinity (or, negated, anti-affinity) rule of a service. */
+export interface AffinityRule {
+  /** `true` for anti-affinity (`NOT ...` in Clocker's string form). */
+  negate: boolean;
+  /** What the rule matches against. */
+  target: 'service' | 'app' | 'hostLabel' | 'image' | 'empty';
+  value?: string;
+  /** Hard rules filter; soft rules only weigh the score. */
+  hard: boolean;
+  weight: number;
+}
 
 /** A container that already runs on a host (or is reserved there): it counts as load. */
 export interface HostContainer {

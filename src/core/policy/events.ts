@@ -4,9 +4,6 @@
  * (`sampleServiceStats`). Plain data, safe to import from workflows.
  */
 
-/** Signal name the host watcher sends to `policyWorkflowId(app, service, 'resilience')`. */
-export const CONTAINER_FAILED_SIGNAL = 'containerFailed';
-
 export type ContainerFailureKind = 'die' | 'oom' | 'unhealthy';
 
 export interface ContainerFailure {

@@ -103,8 +103,8 @@ describe('blueprint errors are located and explained', () => {
       '          type: brooklyn.location.docker.strategy.MaxContainerPlacementStrategy',
     );
     expect(problems(text)).toEqual([
-      `5:17: unknown placement strategy 'breadthFrist'; did you mean 'breadthFirst'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, binPack, spread, labelConstraint, affinity, distinctHosts, maxPerHost, provisioning)`,
-      `8:17: unknown placement strategy 'brooklyn.location.docker.strategy.MaxContainerPlacementStrategy'; did you mean 'MaxContainersPlacementStrategy'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, binPack, spread, labelConstraint, affinity, distinctHosts, maxPerHost, provisioning)`,
+      `5:17: unknown placement strategy 'breadthFrist'; did you mean 'breadthFirst'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, provisioning)`,
+      `8:17: unknown placement strategy 'brooklyn.location.docker.strategy.MaxContainerPlacementStrategy'; did you mean 'MaxContainersPlacementStrategy'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, provisioning)`,
     ]);
   });
 
@@ -118,8 +118,8 @@ describe('blueprint errors are located and explained', () => {
       '      - breadthFirst: {n: 1}',
     );
     expect(problems(text)).toEqual([
-      "6:28: key 'maxCpu' of strategy 'cpuUsage' in service 'web' must be a number between 0 and 1, got the number 2",
-      "7:24: unknown key 'n' of strategy 'breadthFirst' in service 'web' (strategy 'breadthFirst' takes no parameters)",
+      "6:28: strategy 'cpuUsage' in service 'web': key 'maxCpu' must be a number between 0 and 1, got 2",
+      "7:24: strategy 'breadthFirst' in service 'web': unknown key 'n' (known: weight)",
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { parse, yaml } from './helpers';
 import type { Service } from '../../../src/core/blueprint/model';
+import { registerStrategy, unregisterStrategy } from '../../../src/core/placement/registry';
 
 const one = (...lines: string[]): Service => parse(yaml('id: app', 'services:', ...lines)).services[0];
 
@@ -155,7 +156,8 @@ describe('Brooklyn and native forms normalise to one model', () => {
       { name: 'cpuUsage', config: { maxCpu: 0.8 } },
       { name: 'depthFirst', config: {} },
       { name: 'affinity', config: {} },
-      { name: 'maxContainers', config: { maxContainers: 8 } },
+      // Defaults are the strategy's own (8 here): the model keeps only what was written.
+      { name: 'maxContainers', config: {} },
       { name: 'labelConstraint', config: { labels: ['ssd', 'zone=a'] } },
     ]);
     expect(s.affinity).toEqual([
@@ -192,7 +194,8 @@ describe('Brooklyn and native forms normalise to one model', () => {
     );
     expect(a.placement).toEqual([
       { name: 'binPack', config: {} },
-      { name: 'maxPerHost', config: { maxPerHost: 3 } },
+      // Config keys in the model are the strategy's native ones (`max`; `maxPerHost` is an alias).
+      { name: 'maxPerHost', config: { max: 3 } },
     ]);
     const b = parse(
       yaml(
@@ -204,6 +207,35 @@ describe('Brooklyn and native forms normalise to one model', () => {
       ),
     );
     expect(b.placement).toEqual([{ name: 'breadthFirst', config: {} }]);
+  });
+
+  it('placement reads every strategy the registry knows, in each entry form the docs show', () => {
+    registerStrategy('rackSpread', () => ({}), { primaryKey: 'label' });
+    try {
+      const s = one(
+        '  - id: a',
+        '    image: x',
+        '    placement:',
+        '      - {name: cpuUsage, config: {maxCpu: 0.8}}',
+        '      - lowestCpuUsage: {weight: 2}',
+        '      - hostname: "h[12]"',
+        '      - $brooklyn:object:',
+        '          type: clocker.docker.location.strategy.HostnamePlacementStrategy',
+        '          brooklyn.config: {docker.constraint.hostname: h3}',
+        '      - {maxContainers: {docker.container.cluster.maxSize: 5}}',
+        '      - rackSpread',
+      );
+      expect(s.placement).toEqual([
+        { name: 'cpuUsage', config: { maxCpu: 0.8 } },
+        { name: 'lowestCpuUsage', config: { weight: 2 } },
+        { name: 'hostname', config: { hostname: 'h[12]' } },
+        { name: 'hostname', config: { hostname: 'h3' } },
+        { name: 'maxContainers', config: { maxContainers: 5 } },
+        { name: 'rackSpread', config: {} },
+      ]);
+    } finally {
+      unregisterStrategy('rackSpread');
+    }
   });
 
   it('references: Brooklyn DSL, formatString (both forms), latches and links become native references and dependencies', () => {

@@ -6,7 +6,8 @@ import {
   SERVICE_STRUCTURE_KEYS,
   TOP_LEVEL_KEYS,
 } from '../../../src/core/blueprint/keys';
-import { parseAffinityRule, strategyName } from '../../../src/core/blueprint/strategies';
+import { nativeStrategyName as strategyName } from '../../../src/core/placement/registry';
+import { parseRuleText as parseAffinityRule } from '../../../src/core/placement/affinity-rules';
 
 describe('units', () => {
   it('ports', () => {
@@ -43,6 +44,10 @@ describe('strategies and rules', () => {
     );
     expect(strategyName('clocker.docker.location.strategy.ProvisioningStrategy')).toBe('provisioning');
     expect(strategyName('nope')).toBeUndefined();
+    // The blueprint reads names through the placement registry: these two were missing there once,
+    // and HostnamePlacementStrategy meant labelConstraint on one side and hostname on the other.
+    expect(strategyName('brooklyn.location.docker.strategy.HostnamePlacementStrategy')).toBe('hostname');
+    expect(strategyName('LowestCpuUsagePlacementStrategy')).toBe('lowestCpuUsage');
   });
   it('Clocker affinity strings', () => {
     expect(parseAffinityRule('NOT ID web', 'app')).toEqual({

@@ -1,21 +1,44 @@
+/**
+ * The contract of the operation child workflows (`deploy`, `scale`, `heal`, `destroy`): their input,
+ * result and progress, and the options a caller may give. The app workflow, the CLI and the policy
+ * activities import these; none imports the workflows themselves.
+ */
+import { defineQuery } from '@temporalio/workflow';
 import type { Blueprint } from '../../src/core/blueprint/model';
-import type { ActivityTuning } from '../activity-options';
 
 export type OperationType = 'deploy' | 'scale' | 'heal' | 'destroy';
+
+/** Durations are inputs, so tests can run in seconds and operators can tune them. */
+export interface ActivityTuning {
+  /** Upper bound for one Docker call (create, start, remove). Default 60 s. */
+  startToCloseMs?: number;
+  /** Attempts before an infrastructure failure (engine unreachable, 5xx) fails the operation. Default 5. */
+  maxAttempts?: number;
+}
 
 export interface OperationOptions {
   /** Pause between starting two containers (a rolling start, like Nomad's `stagger`). */
   staggerMs?: number;
   /** A failed deploy removes what it created unless this is set. */
   keepOnFailure?: boolean;
-  /** Containers of one service brought up at once (default 10). */
+  /** Containers of one service brought up at once (default `OPERATION_DEFAULTS.parallelism`). */
   parallelism?: number;
-  /** How long an instance may take to pass its readiness check. Default 60 s. */
+  /** How long an instance may take to pass its readiness check (default `OPERATION_DEFAULTS.readyTimeoutMs`). */
   readyTimeoutMs?: number;
   activities?: ActivityTuning;
   /** Evaluation period of the app's autoscaler policies (a deploy option; overrides `pollPeriod`). */
   policyIntervalMs?: number;
 }
+
+/**
+ * The one home of the operation defaults the CLI shows and the workflows apply. Parallelism: the
+ * engine serialises much of the work, and a bounded number in flight beats flooding it (measured
+ * with bench:deploy).
+ */
+export const OPERATION_DEFAULTS = {
+  parallelism: 10,
+  readyTimeoutMs: 60_000,
+} as const;
 
 export type OperationRequest =
   | { type: 'deploy'; blueprint: Blueprint; secrets?: Record<string, string>; options?: OperationOptions }
@@ -65,3 +88,5 @@ export interface OperationProgress {
   /** Human-readable steps, in order; the CLI prints the new ones as they come. */
   events: string[];
 }
+
+export const operationProgressQuery = defineQuery<OperationProgress>('progress');

@@ -1,17 +1,17 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { UserError } from '../core/errors';
-import { appWorkflowId, policyWorkflowId } from '../core/names';
-import { appStateQuery } from '../../workflows/app';
-import { metricSignal, type AutoscalerPolicyState } from '../../workflows/policies/autoscaler';
+import { policyWorkflowId } from '../core/names';
+import { metricSignal, type AutoscalerPolicyState } from '../../workflows/api/autoscaler';
+import { appState } from './app';
 import {
   POLICY_KINDS,
   pauseSignal,
   policyStateQuery,
   resumeSignal,
   type PolicyKind,
-} from '../../workflows/policies/common';
-import type { ResiliencePolicyState } from '../../workflows/policies/resilience';
-import { BERTH_APP } from '../../workflows/search-attributes';
+} from '../../workflows/api/policies';
+import type { ResiliencePolicyState } from '../../workflows/api/resilience';
+import { BERTH_APP } from '../../workflows/api/search-attributes';
 
 /**
  * The client side of policy workflows, shared by the CLI (`berth policy`, `berth sensor`) and the
@@ -87,10 +87,7 @@ async function explainMissing(
   service: string,
   kind?: PolicyKind,
 ): Promise<never> {
-  const state = await client.workflow
-    .getHandle(appWorkflowId(app))
-    .query(appStateQuery)
-    .catch(() => undefined);
+  const state = await appState(client, app);
   if (!state || state.phase === 'destroyed') throw new PolicyNotFoundError(`unknown app '${app}'`);
   const services = state.blueprint?.services.map((s) => s.id) ?? [];
   if (!services.includes(service))

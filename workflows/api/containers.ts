@@ -1,6 +1,6 @@
-/** Shapes exchanged between workflows and activities (plain data, serialisable). */
-import type { PortSpec } from '../src/core/blueprint/model';
-import type { HostConnection } from '../src/core/hosts';
+/** Shapes exchanged between workflows and container activities (plain data, serialisable): a contract both sides import. */
+import type { PortSpec } from '../../src/core/blueprint/model';
+import type { HostConnection } from '../../src/core/hosts';
 
 export interface ContainerSpec {
   /** The host it runs on (default: the local engine). */
