@@ -1,6 +1,55 @@
 import type Docker from 'dockerode';
 import { Context } from '@temporalio/activity';
-import { isConflict, isNotFound } from './docker-errors';
+import { dockerTarget } from '../src/adapters/docker';
+import { createDockerPool, isLocal, type DockerPool } from '../src/adapters/docker-pool';
+import type { HostConnection } from '../src/core/hosts';
+import { asHostFailure, isConflict, isNotFound } from './docker-errors';
+
+/** What the container, network and readiness activities are made from. */
+export interface ActivityDeps {
+  /** The local engine. */
+  docker: Docker;
+  /** Clients for every host of the pool (the local engine among them). */
+  pool?: DockerPool;
+  /** How the engine is addressed, for error messages. */
+  dockerTarget?: string;
+  /** Host address that forwarded ports bind to (Clocker opened them to 0.0.0.0; Berth defaults to loopback). */
+  publishAddress?: string;
+}
+
+/** The pool, and calls on one of its hosts with their failures classified (`asHostFailure`). */
+export interface HostCalls {
+  localDocker: Docker;
+  pool: DockerPool;
+  guarded<T>(what: string, fn: () => Promise<T>, host?: HostConnection): Promise<T>;
+  /** Where a host's forwarded ports open: loopback here, the host's own address elsewhere. */
+  publishOn(host?: HostConnection): string;
+}
+
+export function hostCalls({
+  docker: localDocker,
+  pool = createDockerPool(localDocker),
+  dockerTarget: localTarget = dockerTarget(),
+  publishAddress = '127.0.0.1',
+}: ActivityDeps): HostCalls {
+  return {
+    localDocker,
+    pool,
+    async guarded<T>(what: string, fn: () => Promise<T>, host?: HostConnection): Promise<T> {
+      try {
+        return await fn();
+      } catch (err) {
+        throw asHostFailure(pool, err, what, host, localTarget);
+      }
+    },
+    // Forwarded ports of a remote host open on its own address: loopback there is out of reach.
+    publishOn: (host) => (isLocal(host) ? publishAddress : (host!.address ?? host!.ssh?.host ?? '0.0.0.0')),
+  };
+}
+
+export function labelFilter(labels: Record<string, string>): { label: string[] } {
+  return { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+}
 
 /** Heartbeats the current activity; a no-op outside one (direct calls in tests). */
 export function heartbeat(details: string): void {

@@ -1,14 +1,12 @@
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import { heartbeat, removeLabelledContainers } from './common';
-import { LABEL, containerName, networkName } from '../src/core/names';
-import { dockerTarget } from '../src/adapters/docker';
-import { createDockerPool, isLocal } from '../src/adapters/docker-pool';
-import type { HostConnection } from '../src/core/hosts';
+import { isLocal } from '../src/adapters/docker-pool';
+import { containerCreateOptions } from '../src/adapters/container-options';
 import { pullImage } from '../src/adapters/images';
+import { Failure } from '../src/core/failures';
+import type { HostConnection } from '../src/core/hosts';
 import { registryOf } from '../src/core/images';
-import type { DockerPool } from '../src/adapters/docker-pool';
-import { asHostFailure, isConflict, isNotFound, isNotModified } from './docker-errors';
+import { LABEL, containerName } from '../src/core/names';
 import type {
   ContainerRef,
   ContainerSpec,
@@ -17,43 +15,22 @@ import type {
   ReadinessCheck,
   RemovedResources,
 } from '../workflows/api/containers';
-import { Failure } from '../src/core/failures';
+import { hostCalls, labelFilter, removeLabelledContainers, type ActivityDeps } from './common';
+import { isConflict, isNotFound, isNotModified } from './docker-errors';
+import { createNetworkActivities, removeNetworksOn } from './networks';
+import { createReadinessActivities } from './readiness';
 
-export interface ActivityDeps {
-  /** The local engine. */
-  docker: Docker;
-  /** Clients for every host of the pool (the local engine among them). */
-  pool?: DockerPool;
-  /** How the engine is addressed, for error messages. */
-  dockerTarget?: string;
-  /** Host address that forwarded ports bind to (Clocker opened them to 0.0.0.0; Berth defaults to loopback). */
-  publishAddress?: string;
-}
-
-function labelFilter(labels: Record<string, string>): { label: string[] } {
-  return { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
-}
+export type { ActivityDeps } from './common';
 
 /**
  * Activities are thin and idempotent: each create first looks up, by `berth.*` labels, what a
- * previous attempt may have made.
+ * previous attempt may have made. One factory closes over the clients these activities share (and
+ * adds the network and readiness ones); each activity in it is short.
  */
-export function createContainerActivities({
-  docker: localDocker,
-  pool = createDockerPool(localDocker),
-  dockerTarget: localTarget = dockerTarget(),
-  publishAddress = '127.0.0.1',
-}: ActivityDeps) {
-  async function guarded<T>(what: string, fn: () => Promise<T>, host?: HostConnection): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw asHostFailure(pool, err, what, host, localTarget);
-    }
-  }
-  // Forwarded ports of a remote host open on its own address: loopback there is out of reach.
-  const publishOn = (host?: HostConnection) =>
-    isLocal(host) ? publishAddress : (host!.address ?? host!.ssh?.host ?? '0.0.0.0');
+export function createContainerActivities(deps: ActivityDeps) {
+  const calls = hostCalls(deps);
+  const { localDocker, pool, guarded, publishOn } = calls;
+  const readiness = createReadinessActivities(calls);
 
   async function findContainer(
     docker: Docker,
@@ -65,13 +42,6 @@ export function createContainerActivities({
       filters: labelFilter({ [LABEL.app]: app, [LABEL.instance]: instance }),
     });
     return found[0];
-  }
-
-  async function findNetwork(docker: Docker, app: string): Promise<Docker.NetworkInspectInfo | undefined> {
-    const found = await docker.listNetworks({
-      filters: { ...labelFilter({ [LABEL.app]: app }), name: [networkName(app)] },
-    });
-    return found.find((n) => n.Name === networkName(app));
   }
 
   async function listOn(host: HostConnection | undefined, app?: string): Promise<InstanceStatus[]> {
@@ -118,105 +88,9 @@ export function createContainerActivities({
     );
   }
 
-  async function removeNetworksOn(host: HostConnection | undefined, app: string): Promise<number> {
-    return guarded(
-      `remove network of ${app}`,
-      async () => {
-        const docker = await pool.docker(host);
-        const networks = await docker.listNetworks({ filters: labelFilter({ [LABEL.app]: app }) });
-        let removed = 0;
-        for (const n of networks) {
-          // The swarm lets go of an overlay's attachments shortly after their containers are gone.
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await docker.getNetwork(n.Id).remove();
-              removed++;
-              break;
-            } catch (err) {
-              // A worker's view of a swarm overlay cannot be removed there; the manager removes it.
-              if (isNotFound(err) || isForbidden(err)) break;
-              if (!/in use by task|active endpoints/i.test((err as Error).message ?? '') || attempt >= 20)
-                throw err;
-              heartbeat(`network ${n.Name} still in use`);
-              await new Promise((r) => setTimeout(r, 500));
-            }
-          }
-        }
-        return removed;
-      },
-      host,
-    );
-  }
-
   const activities = {
-    /**
-     * The app's network; with a subnet, Berth assigns addresses in it (gateway = first host). With
-     * `overlay`, an attachable swarm overlay created on that manager, spanning every host of the pool.
-     */
-    async ensureNetwork(
-      app: string,
-      subnet?: { cidr: string; gateway: string; ipRange?: string },
-      overlay?: { manager: HostConnection },
-    ): Promise<string> {
-      const host = overlay?.manager;
-      return guarded(
-        `create network ${networkName(app)}`,
-        async () => {
-          const docker = await pool.docker(host);
-          const existing = await findNetwork(docker, app);
-          const existingSubnet = existing?.IPAM?.Config?.[0]?.Subnet;
-          if (existing && (!subnet || existingSubnet === subnet.cidr)) return existing.Id;
-          if (existing) {
-            // Made by an earlier Berth without a subnet, or for another one: replace it while it is empty.
-            const inspected = await docker.getNetwork(existing.Id).inspect();
-            if (Object.keys(inspected.Containers ?? {}).length > 0) {
-              throw ApplicationFailure.nonRetryable(
-                `network ${networkName(app)} has subnet ${existingSubnet ?? 'none'}, not ${subnet!.cidr}, and containers still use it: destroy the app first`,
-                Failure.NetworkMismatch,
-              );
-            }
-            await docker.getNetwork(existing.Id).remove();
-          }
-          try {
-            const network = await docker.createNetwork({
-              Name: networkName(app),
-              Driver: overlay ? 'overlay' : 'bridge',
-              ...(overlay ? { Attachable: true } : {}),
-              CheckDuplicate: true,
-              ...(subnet
-                ? {
-                    IPAM: {
-                      Driver: 'default',
-                      Config: [
-                        {
-                          Subnet: subnet.cidr,
-                          Gateway: subnet.gateway,
-                          ...(subnet.ipRange ? { IPRange: subnet.ipRange } : {}),
-                        },
-                      ],
-                    },
-                  }
-                : {}),
-              Labels: { [LABEL.managed]: 'true', [LABEL.app]: app, [LABEL.kind]: 'network' },
-            });
-            return network.id;
-          } catch (err) {
-            const raced = isConflict(err) ? await findNetwork(docker, app) : undefined;
-            if (raced) return raced.Id;
-            if (/pool overlaps/i.test((err as Error).message ?? '')) {
-              // Another network (another tool or Berth home) took the subnet since it was allocated.
-              throw ApplicationFailure.nonRetryable(
-                `subnet ${subnet?.cidr} is already used by another network`,
-                Failure.SubnetTaken,
-              );
-            }
-            throw err;
-          }
-        },
-        host,
-      );
-    },
-
+    ...createNetworkActivities(calls),
+    ...readiness,
     async ensureContainer(spec: ContainerSpec): Promise<ContainerRef> {
       const name = containerName(spec.app, spec.instance);
       const host = spec.host;
@@ -226,50 +100,7 @@ export function createContainerActivities({
           const docker = await pool.docker(host);
           // The name is deterministic: create first, and a 409 means an earlier attempt made it (one
           // Docker call instead of a label search before every create).
-          const exposed: Record<string, object> = {};
-          const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-          for (const port of spec.ports) {
-            const key = `${port.container}/${port.protocol}`;
-            exposed[key] = {};
-            if (port.host !== undefined) {
-              bindings[key] = [
-                { HostIp: publishOn(host), HostPort: port.host === 0 ? '' : String(port.host) },
-              ];
-            }
-          }
-          const create = () =>
-            docker.createContainer({
-              name,
-              Image: spec.image,
-              Cmd: spec.command,
-              Hostname: spec.instance,
-              Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-              ExposedPorts: exposed,
-              Labels: {
-                [LABEL.managed]: 'true',
-                [LABEL.app]: spec.app,
-                [LABEL.service]: spec.service,
-                [LABEL.instance]: spec.instance,
-                [LABEL.kind]: 'container',
-                ...(spec.configHash ? { [LABEL.config]: spec.configHash } : {}),
-              },
-              HostConfig: {
-                PortBindings: bindings,
-                NetworkMode: spec.network,
-                ...(spec.dns?.length ? { Dns: spec.dns } : {}),
-                ...(spec.restart && spec.restart !== 'no' ? { RestartPolicy: { Name: spec.restart } } : {}),
-                ...(spec.cpus ? { NanoCpus: Math.round(spec.cpus * 1e9) } : {}),
-                ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
-              },
-              NetworkingConfig: {
-                EndpointsConfig: {
-                  [spec.network]: {
-                    Aliases: spec.aliases,
-                    ...(spec.ip ? { IPAMConfig: { IPv4Address: spec.ip } } : {}),
-                  },
-                },
-              },
-            });
+          const create = () => docker.createContainer(containerCreateOptions(spec, publishOn(host)));
           try {
             let container: Docker.Container;
             try {
@@ -353,64 +184,6 @@ export function createContainerActivities({
     },
 
     /**
-     * Waits, bounded by `timeoutMs`, until the container is ready: its check command exits 0, or its
-     * port accepts a TCP connection, or (with neither) it is running. Heartbeats while it waits.
-     */
-    async waitReady(check: ReadinessCheck): Promise<void> {
-      const host = check.host;
-      const docker = await guarded('connect', () => pool.docker(host), host);
-      const deadline = Date.now() + check.timeoutMs;
-      let last = 'not checked yet';
-      for (let attempt = 0; Date.now() < deadline && attempt < 10_000; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, check.intervalMs));
-        heartbeat(last);
-        const state = await guarded('inspect container', () => docker.getContainer(check.id).inspect(), host);
-        if (!state.State.Running) {
-          last = `container is ${state.State.Status} (exit code ${state.State.ExitCode})`;
-          if (state.State.Status === 'exited' && attempt > 2) break;
-          continue;
-        }
-        if (check.command) {
-          const code = await guarded(
-            'run health check',
-            () => execExitCode(docker, check.id, check.command!),
-            host,
-          );
-          if (code === 0) return;
-          last = `health check '${check.command.join(' ')}' exited ${code}`;
-        } else if (check.port && check.address) {
-          // The worker reaches a local container's own address. A remote host is probed from the
-          // host itself (its sshd opens the connection, as a kubelet probes a pod): the port it
-          // forwards, else the container's address on docker_gwbridge, which an overlay network
-          // gives every container; with neither the container counts as ready once it runs.
-          const target = isLocal(host)
-            ? { address: check.address, port: check.port }
-            : (forwardedTarget(state, check.port) ??
-              (await guarded(
-                'inspect docker_gwbridge',
-                () => gatewayTarget(docker, state.Id, check.port!),
-                host,
-              )));
-          if (!target) return;
-          const timeoutMs = Math.min(1000, check.intervalMs * 4);
-          const answers = await guarded(
-            'probe port',
-            () => pool.tcpAnswers(host, target.address, target.port, timeoutMs),
-            host,
-          );
-          if (answers) return;
-          last = `port ${check.port} on ${target.address}:${target.port} does not answer`;
-        } else {
-          return;
-        }
-      }
-      throw ApplicationFailure.nonRetryable(
-        `container ${check.id.slice(0, 12)} not ready: ${last}`,
-        Failure.NotReady,
-      );
-    },
-
-    /**
      * A new instance in one activity: created (or found), started, and waited on until ready.
      * Half the Temporal round trips of three separate activities on a deploy's hot path.
      */
@@ -432,7 +205,7 @@ export function createContainerActivities({
           Failure.AddressInUse,
         );
       }
-      await activities.waitReady({ ...check, id: ref.id, host: spec.host });
+      await readiness.waitReady({ ...check, id: ref.id, host: spec.host });
       return ref;
     },
 
@@ -467,60 +240,11 @@ export function createContainerActivities({
           total.unreachable!.push(host!.id);
         }
       }
-      for (const host of reachable) total.networks += await removeNetworksOn(host, app);
+      for (const host of reachable) total.networks += await removeNetworksOn(calls, host, app);
       return total;
     },
   };
   return activities;
-}
-
-async function execExitCode(docker: Docker, id: string, command: string[]): Promise<number> {
-  const exec = await docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  await new Promise<void>((resolve) => {
-    stream.on('end', resolve);
-    stream.on('close', resolve);
-    stream.on('error', () => resolve());
-    stream.resume();
-  });
-  const inspected = await exec.inspect();
-  return inspected.ExitCode ?? -1;
-}
-
-/** Where a container's port is forwarded on its host, as the host itself reaches it. */
-function forwardedTarget(
-  state: Docker.ContainerInspectInfo,
-  port: number,
-): { address: string; port: number } | undefined {
-  const bindings = (state.NetworkSettings?.Ports ?? {}) as Record<
-    string,
-    { HostIp: string; HostPort: string }[] | null
-  >;
-  const binding = (bindings[`${port}/tcp`] ?? [])[0];
-  if (!binding?.HostPort) return undefined;
-  const address = !binding.HostIp || binding.HostIp === '0.0.0.0' ? '127.0.0.1' : binding.HostIp;
-  return { address, port: Number(binding.HostPort) };
-}
-
-/** The container's address on its host's docker_gwbridge (present when it is on an overlay network). */
-async function gatewayTarget(
-  docker: Docker,
-  containerId: string,
-  port: number,
-): Promise<{ address: string; port: number } | undefined> {
-  let info: { Containers?: Record<string, { IPv4Address?: string }> };
-  try {
-    info = (await docker.getNetwork('docker_gwbridge').inspect()) as typeof info;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const address = info.Containers?.[containerId]?.IPv4Address?.split('/')[0];
-  return address ? { address, port } : undefined;
-}
-
-function isForbidden(err: unknown): boolean {
-  return (err as { statusCode?: number })?.statusCode === 403;
 }
 
 /** Infrastructure failures are retryable; a rejected request is not. */

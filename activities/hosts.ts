@@ -67,7 +67,7 @@ function engineLabels(info: { Labels?: string[] }): Record<string, string> {
 /**
  * Hosts joining and leaving the pool, and their sensors. Each step is idempotent: connecting again
  * pins the same key, joining a swarm a host is already in is a no-op, a registry that answers is
- * kept.
+ * kept. (One factory closes over the clients its activities share: long as a whole, short each.)
  */
 export function createHostActivities({ docker: localDocker, pool }: HostActivityDeps) {
   /** Debian's docker-registry on `host` (kept when it runs), retried (bounded): a loaded host can be slow. */

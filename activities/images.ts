@@ -129,6 +129,7 @@ export function createImageActivities(given: ImageActivityDeps & { pool?: Docker
   };
 }
 
+/** What `ensureImage` does on one engine (a factory: its steps share the engine and the registry). */
 function imageOperations({ docker, dockerTarget: target = dockerTarget(), registry }: ImageActivityDeps) {
   const notFound = (image: string, why: string) =>
     ApplicationFailure.nonRetryable(

@@ -66,6 +66,7 @@ export interface WatchHeartbeat {
 const HEARTBEAT_MS = 2_000;
 const FAILURE_KINDS = new Set<ContainerEvent['kind']>(['die', 'oom', 'unhealthy']);
 
+/** The sensors' activities, over one pool and client (a factory: long as a whole, short each). */
 export function createMonitoringActivities({ pool, client: injected }: MonitoringDeps) {
   const client = (): Client => injected ?? Context.current().client;
 

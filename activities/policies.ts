@@ -68,6 +68,7 @@ export interface ReplaceOutcome extends OperationOutcome {
 
 const HEARTBEAT_MS = 2_000;
 
+/** The policies' activities, over one pool and client (a factory: long as a whole, short each). */
 export function createPolicyActivities({ pool, client: injected }: PolicyActivityDeps) {
   const client = (): Client => injected ?? Context.current().client;
   const apps = () => new AppClient(client(), Context.current().info.taskQueue);

@@ -14,7 +14,7 @@ import {
 import type { ContainerSpec, InstanceStatus } from '../api/containers';
 import { dockerActivities, longActivities } from '../activity-options';
 import { asUserFailure } from '../failures';
-import type { PoolView } from '../api/inventory';
+import type { PoolView, ReserveResult } from '../api/inventory';
 import type { HostConnection } from '../../src/core/hosts';
 import {
   OPERATION_DEFAULTS,
@@ -35,232 +35,319 @@ export async function converge(input: OperationInput, progress: OperationProgres
   const blueprint = input.blueprint;
   if (!blueprint)
     throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, Failure.NotDeployed);
-  const docker = dockerActivities(input.options.activities);
-  const slow = longActivities(input.options.activities);
-  const { app } = blueprint;
-  const say = (line: string) => progress.events.push(line);
+  return new Convergence(input, blueprint, progress).run();
+}
 
-  const pool = await docker.describePool();
-  const connectionOf = (hostId: string) => pool.hosts.find((h) => h.id === hostId);
+/**
+ * One convergence, step by step. The steps' order is the order of the activities in every recorded
+ * deploy, scale and heal history: changing it needs `patched()`.
+ */
+class Convergence {
+  private readonly app: string;
+  private readonly docker: ReturnType<typeof dockerActivities>;
+  private readonly slow: ReturnType<typeof longActivities>;
+  private pool!: PoolView;
+  /** Image reference to run, by service. */
+  private readonly images: Record<string, string> = {};
+  private readonly network: string;
+  private subnet = '';
+  /** Berth's dnsmasq on one host; undefined across hosts (Docker's embedded DNS answers there). */
+  private dnsServer: string | undefined;
+  private desired: DesiredInstance[] = [];
+  private reserved!: ReserveResult;
+  /** Containers kept where they are (those on a host they no longer belong to are removed first). */
+  private live: InstanceStatus[] = [];
+  private liveById = new Map<string, InstanceStatus>();
+  private plan!: ReturnType<typeof reconcile>;
+  /** Address by instance: what a container holds, else what Berth recorded, else the lowest free one. */
+  private readonly addresses: Record<string, string> = {};
+  /** On an overlay, Docker hands out the subnet's top quarter itself (nodes' load-balancer endpoints). */
+  private dynamic: string | undefined;
+  private readonly records: InstanceRecord[] = [];
+  private started = 0;
 
-  progress.phase = 'images';
-  const images: Record<string, string> = {};
-  for (const service of blueprint.services) {
-    const { image, built, registryImage } = await slow.ensureImage({
-      app,
-      service: service.id,
-      source: service.source,
-      ...(pool.buildHost ? { host: pool.buildHost } : {}),
-      ...(pool.registry ? { registry: pool.registry } : {}),
-    });
-    // Across hosts, a built image is created from its registry reference (each host pulls it once).
-    images[service.id] = pool.overlay && registryImage ? registryImage : image;
-    if (built) say(`built image ${image} for ${service.id}`);
+  constructor(
+    private readonly input: OperationInput,
+    private readonly blueprint: Blueprint,
+    private readonly progress: OperationProgress,
+  ) {
+    this.app = blueprint.app;
+    this.docker = dockerActivities(input.options.activities);
+    this.slow = longActivities(input.options.activities);
+    this.network = networkName(this.app);
   }
 
-  progress.phase = 'network';
-  const network = networkName(app);
-  const subnet = await ensureAppNetwork(docker, app, blueprint.network?.cidr, pool.overlay);
-  // One host: Berth's dnsmasq. Across hosts: Docker's embedded DNS on the overlay answers the same
-  // names (they are the containers' network aliases) from every host.
-  const dnsServer = pool.overlay ? undefined : (await docker.ensureDns()).address;
+  private say(line: string): void {
+    this.progress.events.push(line);
+  }
 
-  const replicas = (s: Service) => input.replicas[s.id] ?? s.replicas;
-  const hashes = Object.fromEntries(blueprint.services.map((s) => [s.id, configHash(s, images[s.id])]));
-  const desired = desiredInstances(
-    blueprint.services.map((s) => ({ id: s.id, replicas: replicas(s), configHash: hashes[s.id] })),
-  );
-  const found = await docker.listInstances(app, pool.hosts);
-  progress.total = desired.length;
+  private connectionOf(hostId: string): HostConnection | undefined {
+    return this.pool.hosts.find((h) => h.id === hostId);
+  }
 
-  progress.phase = 'placement';
-  const scaled = { ...blueprint, services: blueprint.services.map((s) => ({ ...s, replicas: replicas(s) })) };
-  const reserved = await docker.reserveHosts({ app, containers: asUserFailure(() => buildDemand(scaled)) });
-  if (reserved.unplaced.length > 0) {
-    throw ApplicationFailure.nonRetryable(
-      reserved.unplaced.map((u) => u.reason).join('; '),
-      Failure.NoHostFits,
+  private replicas(s: Service): number {
+    return this.input.replicas[s.id] ?? s.replicas;
+  }
+
+  async run(): Promise<OperationResult> {
+    const { input, progress, blueprint } = this;
+    this.pool = await this.docker.describePool();
+    await this.ensureImages();
+    await this.ensureNetwork();
+    const hashes = Object.fromEntries(
+      blueprint.services.map((s) => [s.id, configHash(s, this.images[s.id])]),
     );
+    this.desired = desiredInstances(
+      blueprint.services.map((s) => ({ id: s.id, replicas: this.replicas(s), configHash: hashes[s.id] })),
+    );
+    const found = await this.docker.listInstances(this.app, this.pool.hosts);
+    progress.total = this.desired.length;
+    await this.reserve(found);
+    this.assignAddresses();
+    progress.phase = 'containers';
+    try {
+      for (const service of blueprint.services) await this.bringUpService(service);
+      await this.removeExtras();
+    } catch (err) {
+      if (input.operation === 'deploy' && !input.options.keepOnFailure) {
+        progress.phase = 'rollback';
+        const removed = await rollback(
+          input,
+          this.live,
+          this.desired.map((d) => d.instance),
+          this.pool.hosts,
+        );
+        this.say(`rolled back: removed ${removed} container(s) this deploy created`);
+      }
+      throw err;
+    }
+    for (const instance of Object.keys(this.addresses))
+      if (!this.desired.some((d) => d.instance === instance)) delete this.addresses[instance];
+    progress.phase = 'done';
+    return {
+      app: this.app,
+      operation: input.operation,
+      network: this.network,
+      subnet: this.subnet,
+      instances: this.records,
+      removed: this.plan.remove.map((r) => r.instance),
+      addresses: this.addresses,
+    };
   }
-  for (const id of reserved.provisioned ?? []) say(`provisioned host ${id}`);
-  // An instance whose host was drained (its reservation moved) is recreated where it is now placed.
-  const live: InstanceStatus[] = [];
-  for (const l of found) {
-    const placed = reserved.hosts[l.instance];
-    if (placed && placed !== l.host) {
-      await docker.removeContainer(l.id, connectionOf(l.host));
-      say(`moving ${l.instance} from ${l.host} to ${placed}`);
-    } else live.push(l);
-  }
-  const plan = reconcile(desired, live.map(toLive));
 
-  // Addresses: what a container holds, else what Berth recorded (a replaced container keeps its
-  // address), else the lowest free one in the subnet.
-  const addresses: Record<string, string> = {};
-  const held = (instance: string) =>
-    Object.entries(addresses)
+  private async ensureImages(): Promise<void> {
+    const { pool } = this;
+    this.progress.phase = 'images';
+    for (const service of this.blueprint.services) {
+      const { image, built, registryImage } = await this.slow.ensureImage({
+        app: this.app,
+        service: service.id,
+        source: service.source,
+        ...(pool.buildHost ? { host: pool.buildHost } : {}),
+        ...(pool.registry ? { registry: pool.registry } : {}),
+      });
+      // Across hosts, a built image is created from its registry reference (each host pulls it once).
+      this.images[service.id] = pool.overlay && registryImage ? registryImage : image;
+      if (built) this.say(`built image ${image} for ${service.id}`);
+    }
+  }
+
+  private async ensureNetwork(): Promise<void> {
+    this.progress.phase = 'network';
+    const { overlay } = this.pool;
+    this.subnet = await ensureAppNetwork(this.docker, this.app, this.blueprint.network?.cidr, overlay);
+    // One host: Berth's dnsmasq. Across hosts: Docker's embedded DNS on the overlay answers the same
+    // names (they are the containers' network aliases) from every host.
+    this.dnsServer = overlay ? undefined : (await this.docker.ensureDns()).address;
+  }
+
+  /** Reserves a host for every desired instance; one now placed elsewhere (drained) moves there. */
+  private async reserve(found: InstanceStatus[]): Promise<void> {
+    const { blueprint, app } = this;
+    this.progress.phase = 'placement';
+    const scaled = {
+      ...blueprint,
+      services: blueprint.services.map((s) => ({ ...s, replicas: this.replicas(s) })),
+    };
+    this.reserved = await this.docker.reserveHosts({
+      app,
+      containers: asUserFailure(() => buildDemand(scaled)),
+    });
+    if (this.reserved.unplaced.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        this.reserved.unplaced.map((u) => u.reason).join('; '),
+        Failure.NoHostFits,
+      );
+    }
+    for (const id of this.reserved.provisioned ?? []) this.say(`provisioned host ${id}`);
+    for (const l of found) {
+      const placed = this.reserved.hosts[l.instance];
+      if (placed && placed !== l.host) {
+        await this.docker.removeContainer(l.id, this.connectionOf(l.host));
+        this.say(`moving ${l.instance} from ${l.host} to ${placed}`);
+      } else this.live.push(l);
+    }
+    this.plan = reconcile(this.desired, this.live.map(toLive));
+    this.liveById = new Map(this.live.map((l) => [l.instance, l]));
+  }
+
+  /** Addresses held by instances other than `instance`. */
+  private held(instance: string): string[] {
+    return Object.entries(this.addresses)
       .filter(([i]) => i !== instance)
       .map(([, ip]) => ip);
-  // On an overlay, Docker hands out the subnet's top quarter itself (nodes' load-balancer endpoints).
-  const dynamic = pool.overlay ? dynamicRangeOf(subnet) : undefined;
-  for (const l of live) if (l.ip && isAssignable(subnet, l.ip)) addresses[l.instance] = l.ip;
-  for (const d of desired) {
-    if (addresses[d.instance]) continue;
-    const recorded = input.addresses[d.instance];
-    const preferred = recorded && isAssignable(subnet, recorded) ? recorded : undefined;
-    addresses[d.instance] = asUserFailure(() =>
-      assignAddress(
-        subnet,
-        [...held(d.instance), ...Object.values(input.addresses)].filter((ip) => ip !== preferred),
-        preferred,
-        dynamic,
-      ),
+  }
+
+  private assignAddresses(): void {
+    const { subnet, addresses, input } = this;
+    this.dynamic = this.pool.overlay ? dynamicRangeOf(subnet) : undefined;
+    for (const l of this.live) if (l.ip && isAssignable(subnet, l.ip)) addresses[l.instance] = l.ip;
+    for (const d of this.desired) {
+      if (addresses[d.instance]) continue;
+      const recorded = input.addresses[d.instance];
+      const preferred = recorded && isAssignable(subnet, recorded) ? recorded : undefined;
+      addresses[d.instance] = asUserFailure(() =>
+        assignAddress(
+          subnet,
+          [...this.held(d.instance), ...Object.values(input.addresses)].filter((ip) => ip !== preferred),
+          preferred,
+          this.dynamic,
+        ),
+      );
+    }
+  }
+
+  /** A service's instances, together (like docker-compose) or one by one with a stagger; then its names. */
+  private async bringUpService(service: Service): Promise<void> {
+    const { input, blueprint, records } = this;
+    const env = asUserFailure(
+      () =>
+        resolveEnv(service.env, {
+          attribute: (s, attribute) => attributeOf(records, blueprint, s, attribute),
+          secret: (name) => input.secrets?.[name],
+        }),
+      `service '${service.id}': `,
     );
+    const bringUp = (d: DesiredInstance) => this.bringUp(service, env, d);
+    const instances = this.desired.filter((x) => x.service === service.id);
+    if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
+    else
+      records.push(
+        ...(await mapLimit(instances, input.options.parallelism ?? OPERATION_DEFAULTS.parallelism, bringUp)),
+      );
+    // Names appear once instances are ready.
+    if (this.dnsServer) await this.docker.publishDnsRecords(this.app, dnsInstances(records, blueprint));
   }
 
-  const records: InstanceRecord[] = [];
-  const liveById = new Map(live.map((l) => [l.instance, l]));
-  let started = 0;
-  progress.phase = 'containers';
-  try {
-    for (const service of blueprint.services) {
-      const env = asUserFailure(
-        () =>
-          resolveEnv(service.env, {
-            attribute: (s, attribute) => attributeOf(records, blueprint, s, attribute),
-            secret: (name) => input.secrets?.[name],
-          }),
-        `service '${service.id}': `,
-      );
-      const bringUp = async (d: DesiredInstance): Promise<InstanceRecord> => {
-        const hostId = reserved.hosts[d.instance] ?? 'local';
-        const host = reserved.connections?.[hostId];
-        const names = [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)];
-        const spec: ContainerSpec = {
-          ...(host ? { host } : {}),
-          app,
-          service: service.id,
-          instance: d.instance,
-          image: images[service.id],
-          command: service.command,
-          env,
-          ports: service.ports,
-          network,
-          aliases: pool.overlay
-            ? [service.id, d.instance, ...names, ...(service.dnsNames ?? [])]
-            : [service.id, d.instance],
-          ip: addresses[d.instance],
-          ...(dnsServer ? { dns: [dnsServer] } : {}),
-          configHash: d.configHash,
-          restart: service.restart,
-          cpus: service.resources.cpus,
-          memoryBytes: service.resources.memoryBytes,
-        };
-        const action = actionFor(plan, d);
-        let id = liveById.get(d.instance)?.id ?? '';
-        if (action !== 'kept') {
-          if (started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
-          if (action === 'recreated') await docker.removeContainer(id, host);
-          const check = {
-            command: service.healthCheck?.command,
-            port: service.healthCheck?.port ?? service.ports[0]?.container,
-            address: addresses[d.instance],
-            intervalMs: service.healthCheck?.intervalMs ?? 100,
-            timeoutMs:
-              input.options.readyTimeoutMs ??
-              service.healthCheck?.timeoutMs ??
-              OPERATION_DEFAULTS.readyTimeoutMs,
-          };
-          if (action === 'started') {
-            await docker.startContainer(id, host);
-            await slow.waitReady({ ...check, id, ...(host ? { host } : {}) });
-          } else {
-            try {
-              id = (await slow.ensureReady(spec, check)).id;
-            } catch (err) {
-              if (!isFailureOfType(err, Failure.AddressInUse)) throw err;
-              // Keep the name, not the address: the overlay has not let go of it yet.
-              const busy = addresses[d.instance];
-              addresses[d.instance] = asUserFailure(() =>
-                assignAddress(
-                  subnet,
-                  [...held(d.instance), ...Object.values(input.addresses), busy],
-                  undefined,
-                  dynamic,
-                ),
-              );
-              say(`${d.instance}: address ${busy} still held, using ${addresses[d.instance]}`);
-              const moved = { ...spec, ip: addresses[d.instance] };
-              id = (await slow.ensureReady(moved, { ...check, address: addresses[d.instance] })).id;
-            }
-          }
-        }
-        progress.done++;
-        say(`${action} ${d.instance} (${containerName(app, d.instance)}, ${addresses[d.instance]})`);
-        return {
-          service: service.id,
-          instance: d.instance,
-          container: containerName(app, d.instance),
-          id,
-          host: hostId,
-          ip: addresses[d.instance],
-          dnsNames: names,
-          action,
-        };
+  private async bringUp(
+    service: Service,
+    env: Record<string, string>,
+    d: DesiredInstance,
+  ): Promise<InstanceRecord> {
+    const { app, addresses } = this;
+    const hostId = this.reserved.hosts[d.instance] ?? 'local';
+    const host = this.reserved.connections?.[hostId];
+    const names = [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)];
+    const action = actionFor(this.plan, d);
+    let id = this.liveById.get(d.instance)?.id ?? '';
+    if (action !== 'kept') {
+      const spec: ContainerSpec = {
+        ...(host ? { host } : {}),
+        app,
+        service: service.id,
+        instance: d.instance,
+        image: this.images[service.id],
+        command: service.command,
+        env,
+        ports: service.ports,
+        network: this.network,
+        aliases: this.pool.overlay
+          ? [service.id, d.instance, ...names, ...(service.dnsNames ?? [])]
+          : [service.id, d.instance],
+        ip: addresses[d.instance],
+        ...(this.dnsServer ? { dns: [this.dnsServer] } : {}),
+        configHash: d.configHash,
+        restart: service.restart,
+        cpus: service.resources.cpus,
+        memoryBytes: service.resources.memoryBytes,
       };
-      const instances = desired.filter((x) => x.service === service.id);
-      // Instances of one service start together (like docker-compose), one by one with a stagger.
-      if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
-      else
-        records.push(
-          ...(await mapLimit(
-            instances,
-            input.options.parallelism ?? OPERATION_DEFAULTS.parallelism,
-            bringUp,
-          )),
-        );
-      // Names appear once instances are ready.
-      if (dnsServer) await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
+      id = await this.startOrCreate(service, d, action, id, spec);
     }
-
-    progress.phase = 'cleanup';
-    if (plan.remove.length > 0) {
-      if (dnsServer) await docker.publishDnsRecords(app, dnsInstances(records, blueprint));
-      for (const extra of plan.remove) {
-        await docker.removeContainer(
-          extra.id,
-          connectionOf(live.find((l) => l.id === extra.id)?.host ?? 'local'),
-        );
-        delete addresses[extra.instance];
-        say(`removed ${extra.instance}`);
-      }
-      await docker.releaseHosts({ app, instances: plan.remove.map((r) => r.instance) });
-    }
-  } catch (err) {
-    if (input.operation === 'deploy' && !input.options.keepOnFailure) {
-      progress.phase = 'rollback';
-      const removed = await rollback(
-        input,
-        live,
-        desired.map((d) => d.instance),
-        pool.hosts,
-      );
-      say(`rolled back: removed ${removed} container(s) this deploy created`);
-    }
-    throw err;
+    this.progress.done++;
+    this.say(`${action} ${d.instance} (${containerName(app, d.instance)}, ${addresses[d.instance]})`);
+    return {
+      service: service.id,
+      instance: d.instance,
+      container: containerName(app, d.instance),
+      id,
+      host: hostId,
+      ip: addresses[d.instance],
+      dnsNames: names,
+      action,
+    };
   }
-  for (const instance of Object.keys(addresses))
-    if (!desired.some((d) => d.instance === instance)) delete addresses[instance];
-  progress.phase = 'done';
-  return {
-    app,
-    operation: input.operation,
-    network,
-    subnet,
-    instances: records,
-    removed: plan.remove.map((r) => r.instance),
-    addresses,
-  };
+
+  /** Starts a stopped instance, or creates it (again), and waits until it is ready; returns its container. */
+  private async startOrCreate(
+    service: Service,
+    d: DesiredInstance,
+    action: Exclude<InstanceRecord['action'], 'kept'>,
+    id: string,
+    spec: ContainerSpec,
+  ): Promise<string> {
+    const { input, docker, slow, addresses } = this;
+    const host = spec.host;
+    if (this.started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
+    if (action === 'recreated') await docker.removeContainer(id, host);
+    const check = {
+      command: service.healthCheck?.command,
+      port: service.healthCheck?.port ?? service.ports[0]?.container,
+      address: addresses[d.instance],
+      intervalMs: service.healthCheck?.intervalMs ?? 100,
+      timeoutMs:
+        input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? OPERATION_DEFAULTS.readyTimeoutMs,
+    };
+    if (action === 'started') {
+      await docker.startContainer(id, host);
+      await slow.waitReady({ ...check, id, ...(host ? { host } : {}) });
+      return id;
+    }
+    try {
+      return (await slow.ensureReady(spec, check)).id;
+    } catch (err) {
+      if (!isFailureOfType(err, Failure.AddressInUse)) throw err;
+      // Keep the name, not the address: the overlay has not let go of it yet.
+      const busy = addresses[d.instance];
+      addresses[d.instance] = asUserFailure(() =>
+        assignAddress(
+          this.subnet,
+          [...this.held(d.instance), ...Object.values(input.addresses), busy],
+          undefined,
+          this.dynamic,
+        ),
+      );
+      this.say(`${d.instance}: address ${busy} still held, using ${addresses[d.instance]}`);
+      const moved = { ...spec, ip: addresses[d.instance] };
+      return (await slow.ensureReady(moved, { ...check, address: addresses[d.instance] })).id;
+    }
+  }
+
+  /** Extra instances go last, after their names are withdrawn. */
+  private async removeExtras(): Promise<void> {
+    const { plan, docker, app } = this;
+    this.progress.phase = 'cleanup';
+    if (plan.remove.length === 0) return;
+    if (this.dnsServer) await docker.publishDnsRecords(app, dnsInstances(this.records, this.blueprint));
+    for (const extra of plan.remove) {
+      await docker.removeContainer(
+        extra.id,
+        this.connectionOf(this.live.find((l) => l.id === extra.id)?.host ?? 'local'),
+      );
+      delete this.addresses[extra.instance];
+      this.say(`removed ${extra.instance}`);
+    }
+    await docker.releaseHosts({ app, instances: plan.remove.map((r) => r.instance) });
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */

@@ -20,6 +20,7 @@ import {
   type AutoscalerPolicyState,
   type AutoscalerRecord,
   type AutoscalerReconfigure,
+  type PushedMetric,
 } from '../api/autoscaler';
 import { pauseSignal, policyStateQuery, resumeSignal } from '../api/policies';
 import {
@@ -47,87 +48,138 @@ function checkInterval(intervalMs: number | undefined): void {
 }
 
 export async function autoscalerPolicy(input: AutoscalerPolicyInput): Promise<AutoscalerPolicyState> {
-  const { app, service } = input;
-  const s: AutoscalerCarried = input.state ?? {
-    paused: false,
-    window: [],
-    decisions: [],
-    metrics: {},
-    iterations: 0,
-    failures: [],
-    noData: { count: 0 },
-    runs: 0,
-  };
-  s.runs++;
-  let config = input.config;
-  let intervalMs = input.intervalMs ?? DEFAULT_AUTOSCALER_INTERVAL_MS;
-  let stopped = false;
-  const quick = quickPolicyActivities(input.activities);
-  const slow = operationPolicyActivities(input.activities);
-
-  const snapshot = (): AutoscalerPolicyState => ({
-    kind: 'autoscaler',
-    app,
-    service,
-    status: stopped ? 'stopped' : s.paused ? 'paused' : 'active',
-    config,
-    intervalMs,
-    ...s,
+  const policy = new Autoscaler(input);
+  setHandler(policyStateQuery, () => policy.snapshot());
+  setHandler(pauseSignal, () => void (policy.s.paused = true));
+  setHandler(resumeSignal, () => void (policy.s.paused = false));
+  setHandler(metricSignal, (m) => policy.takeMetric(m));
+  setHandler(autoscalerReconfigureUpdate, (req) => policy.reconfigureNow(req), {
+    validator: (req) => {
+      checkInterval(req?.intervalMs);
+      autoscalerConfig(req?.config ?? {});
+    },
   });
-  const fail = (step: string, err: unknown) => recordFailure(s.failures, step, err);
-  const reconfigure = (req: AutoscalerReconfigure): void => {
-    config = autoscalerConfig(req.config);
-    if (req.intervalMs !== undefined) intervalMs = req.intervalMs;
-  };
+  setHandler(autoscalerReconfigureSignal, (req) => policy.reconfigureLater(req));
 
-  setHandler(policyStateQuery, snapshot);
-  setHandler(pauseSignal, () => void (s.paused = true));
-  setHandler(resumeSignal, () => void (s.paused = false));
-  setHandler(metricSignal, (m) => {
-    if (typeof m?.name !== 'string' || typeof m.value !== 'number' || !Number.isFinite(m.value)) {
-      fail('metric', new Error(`ignored a malformed metric ${JSON.stringify(m)}`));
-      return;
+  const limit = input.iterationsBeforeContinueAsNew ?? DEFAULT_ITERATIONS_BEFORE_CONTINUE_AS_NEW;
+  let round = 0;
+  try {
+    while (round < limit && !workflowInfo().continueAsNewSuggested) {
+      // Paused: no timers at all until resumed (the history does not grow).
+      await condition(() => !policy.s.paused);
+      await sleep(policy.intervalMs);
+      if (policy.s.paused) continue;
+      round++;
+      policy.s.iterations++;
+      await policy.evaluate();
     }
-    s.metrics[m.name] = { value: m.value, atMs: m.atMs ?? nowMs() };
-  });
-  setHandler(
-    autoscalerReconfigureUpdate,
-    (req) => {
-      reconfigure(req);
-      return snapshot();
-    },
-    {
-      validator: (req) => {
-        checkInterval(req?.intervalMs);
-        autoscalerConfig(req?.config ?? {});
-      },
-    },
-  );
-  setHandler(autoscalerReconfigureSignal, (req) => {
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    policy.stopped = true;
+    return policy.snapshot();
+  }
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof autoscalerPolicy>(policy.carryOver());
+}
+
+/** One run of the policy: what it carries across runs (`s`) and its configuration. */
+class Autoscaler {
+  readonly s: AutoscalerCarried;
+  private config: AutoscalerPolicyInput['config'];
+  intervalMs: number;
+  stopped = false;
+  private readonly quick: ReturnType<typeof quickPolicyActivities>;
+  private readonly slow: ReturnType<typeof operationPolicyActivities>;
+
+  constructor(private readonly input: AutoscalerPolicyInput) {
+    this.s = input.state ?? {
+      paused: false,
+      window: [],
+      decisions: [],
+      metrics: {},
+      iterations: 0,
+      failures: [],
+      noData: { count: 0 },
+      runs: 0,
+    };
+    this.s.runs++;
+    this.config = input.config;
+    this.intervalMs = input.intervalMs ?? DEFAULT_AUTOSCALER_INTERVAL_MS;
+    this.quick = quickPolicyActivities(input.activities);
+    this.slow = operationPolicyActivities(input.activities);
+  }
+
+  snapshot(): AutoscalerPolicyState {
+    const { s } = this;
+    return {
+      kind: 'autoscaler',
+      app: this.input.app,
+      service: this.input.service,
+      status: this.stopped ? 'stopped' : s.paused ? 'paused' : 'active',
+      config: this.config,
+      intervalMs: this.intervalMs,
+      ...s,
+    };
+  }
+
+  carryOver(): AutoscalerPolicyInput {
+    return { ...this.input, config: this.config, intervalMs: this.intervalMs, state: this.s };
+  }
+
+  private fail(step: string, err: unknown): void {
+    recordFailure(this.s.failures, step, err);
+  }
+
+  private reconfigure(req: AutoscalerReconfigure): void {
+    this.config = autoscalerConfig(req.config);
+    if (req.intervalMs !== undefined) this.intervalMs = req.intervalMs;
+  }
+
+  reconfigureNow(req: AutoscalerReconfigure): AutoscalerPolicyState {
+    this.reconfigure(req);
+    return this.snapshot();
+  }
+
+  /** The signal the app workflow sends (workflows cannot send updates): a bad one is recorded. */
+  reconfigureLater(req: AutoscalerReconfigure): void {
     try {
       checkInterval(req?.intervalMs);
-      reconfigure(req);
+      this.reconfigure(req);
     } catch (err) {
-      fail('reconfigure', err);
+      this.fail('reconfigure', err);
     }
-  });
+  }
+
+  takeMetric(m: PushedMetric): void {
+    if (typeof m?.name !== 'string' || typeof m.value !== 'number' || !Number.isFinite(m.value)) {
+      this.fail('metric', new Error(`ignored a malformed metric ${JSON.stringify(m)}`));
+      return;
+    }
+    this.s.metrics[m.name] = { value: m.value, atMs: m.atMs ?? nowMs() };
+  }
+
+  /** The metric's value now: sampled (`cpu`, `memory`) or the last one pushed; undefined without data. */
+  private async metric(name: string): Promise<number | undefined> {
+    const { app, service } = this.input;
+    if (name !== 'cpu' && name !== 'memory') return this.s.metrics[name]?.value;
+    // On a pool of remote hosts the instances are sampled where they run.
+    const hosts = await this.quick.serviceHosts({ app, service });
+    const stats = await this.quick.sampleServiceStats({ app, service, ...(hosts.length ? { hosts } : {}) });
+    if (stats.instances > 0) return name === 'cpu' ? stats.cpuPercentAvg : stats.memoryPercentAvg;
+    return undefined;
+  }
 
   /** One evaluation: metric → current size → decision → maybe a scale operation. */
-  const evaluate = async (): Promise<void> => {
-    const name = config.metric;
+  async evaluate(): Promise<void> {
+    const { s, input } = this;
+    const { app, service } = input;
+    const name = this.config.metric;
     let value: number | undefined;
-    if (name === 'cpu' || name === 'memory') {
-      try {
-        // On a pool of remote hosts the instances are sampled where they run.
-        const hosts = await quick.serviceHosts({ app, service });
-        const stats = await quick.sampleServiceStats({ app, service, ...(hosts.length ? { hosts } : {}) });
-        if (stats.instances > 0) value = name === 'cpu' ? stats.cpuPercentAvg : stats.memoryPercentAvg;
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        return fail('sampleServiceStats', err);
-      }
-    } else {
-      value = s.metrics[name]?.value;
+    try {
+      value = await this.metric(name);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return this.fail('sampleServiceStats', err);
     }
     const atMs = nowMs();
     if (value === undefined || !Number.isFinite(value)) {
@@ -137,21 +189,21 @@ export async function autoscalerPolicy(input: AutoscalerPolicyInput): Promise<Au
     s.lastMetric = { name, value, atMs };
     let current: number;
     try {
-      current = await quick.serviceReplicas({ app, service });
+      current = await this.quick.serviceReplicas({ app, service });
       s.current = current;
     } catch (err) {
       if (isCancellation(err)) throw err;
-      fail('serviceReplicas', err);
+      this.fail('serviceReplicas', err);
       if (s.current === undefined) return;
       current = s.current;
     }
-    const { window, decision } = decide(config, s.window, nowMs(), current, value);
+    const { window, decision } = decide(this.config, s.window, nowMs(), current, value);
     s.window = window;
     const record: AutoscalerRecord = { ...decision };
     pushBounded(s.decisions, record, KEEP_DECISIONS);
     if (decision.desired === current) return;
     try {
-      const outcome = await slow.scaleService({
+      const outcome = await this.slow.scaleService({
         app,
         service,
         replicas: decision.desired,
@@ -163,27 +215,7 @@ export async function autoscalerPolicy(input: AutoscalerPolicyInput): Promise<Au
       if (isCancellation(err)) throw err;
       record.ok = false;
       record.error = messageOf(err);
-      fail('scaleService', err);
+      this.fail('scaleService', err);
     }
-  };
-
-  const limit = input.iterationsBeforeContinueAsNew ?? DEFAULT_ITERATIONS_BEFORE_CONTINUE_AS_NEW;
-  let round = 0;
-  try {
-    while (round < limit && !workflowInfo().continueAsNewSuggested) {
-      // Paused: no timers at all until resumed (the history does not grow).
-      await condition(() => !s.paused);
-      await sleep(intervalMs);
-      if (s.paused) continue;
-      round++;
-      s.iterations++;
-      await evaluate();
-    }
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    stopped = true;
-    return snapshot();
   }
-  await condition(allHandlersFinished);
-  return continueAsNew<typeof autoscalerPolicy>({ ...input, config, intervalMs, state: s });
 }

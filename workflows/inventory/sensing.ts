@@ -1,0 +1,105 @@
+/**
+ * The inventory's main loop: sense every remote host on an interval; one that misses
+ * `failureThreshold` rounds in a row has failed. Failed hosts are probed beside the rounds and
+ * rejoin when they answer again as many times.
+ */
+import { condition, patched, workflowInfo } from '@temporalio/workflow';
+import type { HostReading } from '../../activities/hosts';
+import { messageOf } from '../../src/core/failures';
+import type { HostRecord } from '../api/inventory';
+import { hostActivities } from '../activity-options';
+import { remote, type Pool } from './pool';
+
+/** Marks histories in which failed hosts are sensed and rejoin when they answer again. */
+const REJOIN_PATCH = 'rejoin-failed-hosts';
+
+/** Rounds in one run; the server's continue-as-new suggestion normally ends a run long before. */
+const MAX_ROUNDS = 100_000;
+
+export class HostSensing {
+  /** The probe of failed hosts under way, if any (the run ends only once it is over). */
+  probing: Promise<void> | undefined;
+
+  constructor(private readonly pool: Pool) {}
+
+  /** Senses until the server suggests a new run. */
+  async run(): Promise<void> {
+    const { pool } = this;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const { sensorIntervalMs, failureThreshold } = pool.settings();
+      // Failed hosts are sensed too, so one that comes back rejoins (histories from before: not).
+      const rejoining = patched(REJOIN_PATCH);
+      // A pool of only the local engine has nothing to sense: no timer until a remote host joins.
+      const sensing = () => pool.state.hosts.some((h) => remote(h) && (rejoining || h.status !== 'failed'));
+      if (!sensing()) await condition(() => workflowInfo().continueAsNewSuggested || sensing());
+      await condition(() => workflowInfo().continueAsNewSuggested, sensorIntervalMs);
+      if (workflowInfo().continueAsNewSuggested) break;
+      if (pool.changing) continue;
+      if (rejoining) this.probeFailed(failureThreshold);
+      await this.senseRound(failureThreshold);
+    }
+  }
+
+  private async senseRound(failureThreshold: number): Promise<void> {
+    const watched = this.pool.state.hosts.filter((h) => h.status !== 'failed' && remote(h));
+    if (watched.length === 0) return;
+    const readings = await hostActivities().senseHosts(watched.map((h) => h.connection));
+    // No host answering at all says more about the worker's side (its network, its load) than about
+    // the hosts: like Kubernetes' full-disruption mode, nothing is failed then.
+    if (watched.length > 1 && watched.every((h) => !readings[h.id]?.ok)) return;
+    for (const h of watched) {
+      const reading = readings[h.id];
+      if (reading?.ok) {
+        h.misses = 0;
+        h.sensors = reading.sensors;
+        if (reading.sensors.load !== undefined) h.cpuUsage = Math.min(1, reading.sensors.load);
+        continue;
+      }
+      h.misses = (h.misses ?? 0) + 1;
+      if (h.misses >= failureThreshold && h.status !== 'failed')
+        await this.pool.markFailed(
+          h,
+          `did not answer ${h.misses} times in a row: ${reading?.error ?? 'no reading'}`,
+        );
+    }
+  }
+
+  /**
+   * Failed hosts are probed beside the rounds, not in them: one whose engine hangs while it starts
+   * would otherwise hold every round for the probe's timeout.
+   */
+  private probeFailed(threshold: number): void {
+    const failed = this.pool.state.hosts.filter((h) => h.status === 'failed' && remote(h));
+    if (this.probing || failed.length === 0) return;
+    this.probing = hostActivities()
+      .senseHosts(failed.map((h) => h.connection))
+      .then((readings) => this.rejoinAnswering(failed, readings, threshold))
+      .catch(() => undefined) // a probe that failed is tried again next round
+      .finally(() => (this.probing = undefined));
+  }
+
+  private async rejoinAnswering(
+    failed: HostRecord[],
+    readings: Record<string, HostReading>,
+    threshold: number,
+  ): Promise<void> {
+    const { pool } = this;
+    for (const h of failed) {
+      if (!readings[h.id]?.ok) {
+        h.answers = 0;
+        continue;
+      }
+      h.answers = (h.answers ?? 0) + 1;
+      if (h.answers < threshold) continue;
+      try {
+        await pool.exclusively(async () => {
+          // removed, or added again by hand, while this round was sensing
+          if (pool.state.hosts.includes(h) && h.status === 'failed') await pool.rejoin(h);
+        });
+      } catch (err) {
+        h.answers = 0;
+        h.rejoinError = messageOf(err);
+      }
+    }
+  }
+}
