@@ -157,45 +157,49 @@ function readLabelExprs(cfg: ConfigReader): LabelExpr[] {
 
 // ---- resource filters ----
 
+/** A filter keeping hosts whose per-host figure is below `limit` (a batch loop over a typed array). */
+function belowLimit(
+  figure: (state: ClusterState) => ArrayLike<number>,
+  limit: number,
+  explain: (excluded: number) => string,
+): Parts {
+  return {
+    filter: {
+      explain,
+      filter(ctx, cand, n) {
+        const values = figure(ctx.state);
+        let k = 0;
+        for (let i = 0; i < n; i++) {
+          const h = cand[i];
+          if (values[h] < limit) cand[k++] = h;
+        }
+        return k;
+      },
+    },
+  };
+}
+
 const maxContainers: StrategyFactory = (cfg) => {
   const max = cfg.number(['maxContainers', 'maxSize', 'docker.container.cluster.maxSize'], 8, {
     min: 1,
     integer: true,
   });
   cfg.done();
-  return {
-    filter: {
-      explain: (n) => `maxContainers excluded ${hosts(n)}`,
-      filter(ctx, cand, n) {
-        const c = ctx.state.containers;
-        let k = 0;
-        for (let i = 0; i < n; i++) {
-          const h = cand[i];
-          if (c[h] < max) cand[k++] = h;
-        }
-        return k;
-      },
-    },
-  };
+  return belowLimit(
+    (state) => state.containers,
+    max,
+    (n) => `maxContainers excluded ${hosts(n)}`,
+  );
 };
 
 const cpuUsage: StrategyFactory = (cfg) => {
   const maxCpu = cfg.number(['maxCpu', 'docker.container.cluster.maxCpu'], 0.5, { min: 0, max: 1 });
   cfg.done();
-  return {
-    filter: {
-      explain: (n) => `cpu usage at or above ${maxCpu} on ${hosts(n)}`,
-      filter(ctx, cand, n) {
-        const load = ctx.state.load;
-        let k = 0;
-        for (let i = 0; i < n; i++) {
-          const h = cand[i];
-          if (load[h] < maxCpu) cand[k++] = h;
-        }
-        return k;
-      },
-    },
-  };
+  return belowLimit(
+    (state) => state.load,
+    maxCpu,
+    (n) => `cpu usage at or above ${maxCpu} on ${hosts(n)}`,
+  );
 };
 
 const memoryAvailable: StrategyFactory = (cfg) => {
