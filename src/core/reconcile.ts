@@ -41,21 +41,37 @@ export function desiredInstances(
 }
 
 export function reconcile(desired: DesiredInstance[], live: LiveInstance[]): ReconcilePlan {
-  const byInstance = new Map(live.map((l) => [l.instance, l]));
+  const byInstance = new Map<string, LiveInstance[]>();
+  for (const l of live) byInstance.set(l.instance, [...(byInstance.get(l.instance) ?? []), l]);
   const plan: ReconcilePlan = { keep: [], start: [], recreate: [], create: [], remove: [] };
+  const duplicates: LiveInstance[] = [];
   for (const d of desired) {
-    const l = byInstance.get(d.instance);
+    const found = byInstance.get(d.instance) ?? [];
     byInstance.delete(d.instance);
+    const l = bestOf(found, d.configHash);
+    duplicates.push(...found.filter((x) => x !== l));
     if (!l) plan.create.push(d);
     else if (l.configHash !== d.configHash) plan.recreate.push({ desired: d, live: l });
     else if (l.state !== 'running') plan.start.push(l);
     else plan.keep.push(l);
   }
   // Highest index first, so a scale-down removes the newest instances (like a ReplicaSet).
-  plan.remove = [...byInstance.values()].sort(
+  plan.remove = [...[...byInstance.values()].flat(), ...duplicates].sort(
     (a, b) => instanceIndex(b.instance) - instanceIndex(a.instance),
   );
   return plan;
+}
+
+/**
+ * Of the containers of one instance (two after a start-first replacement was interrupted), the one
+ * to keep: up to date and running, else up to date, else running, else any. The others go.
+ */
+function bestOf(found: LiveInstance[], configHash: string): LiveInstance | undefined {
+  const current = (l: LiveInstance) => l.configHash === configHash;
+  const running = (l: LiveInstance) => l.state === 'running';
+  return (
+    found.find((l) => current(l) && running(l)) ?? found.find(current) ?? found.find(running) ?? found[0]
+  );
 }
 
 export function instanceIndex(instance: string): number {

@@ -39,6 +39,25 @@ describe('reconcile: desired instances vs what runs', () => {
     expect(plan.remove.map((l) => l.instance)).toEqual(['web-10', 'web-3', 'web-2']);
   });
 
+  test('two containers of one instance (an interrupted start-first replacement): the current one stays', () => {
+    const old = { ...live('web-1', 'running', 'old'), id: 'id-old' };
+    const next = { ...live('web-1', 'running', 'h1'), id: 'id-next' };
+    for (const order of [
+      [old, next],
+      [next, old],
+    ]) {
+      const plan = reconcile(desired, [live('db-1'), ...order, live('web-2'), live('web-3')]);
+      expect(plan.keep.map((l) => l.id)).toEqual(['id-db-1', 'id-next', 'id-web-2', 'id-web-3']);
+      expect(plan.remove.map((l) => l.id)).toEqual(['id-old']);
+      expect(plan.recreate).toEqual([]);
+    }
+    // Neither up to date: the running one is replaced, the stopped one goes.
+    const stopped = { ...live('web-1', 'exited', 'old'), id: 'id-stopped' };
+    const plan = reconcile(desired, [live('db-1'), stopped, old, live('web-2'), live('web-3')]);
+    expect(plan.recreate.map((r) => r.live.id)).toEqual(['id-old']);
+    expect(plan.remove.map((l) => l.id)).toEqual(['id-stopped']);
+  });
+
   test('the same inputs in another order give the same plan', () => {
     const a = reconcile(desired, [live('web-2'), live('db-1')]);
     const b = reconcile(desired, [live('db-1'), live('web-2')]);
