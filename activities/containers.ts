@@ -10,12 +10,14 @@ import { LABEL, containerName } from '../src/core/names';
 import type {
   ContainerRef,
   ContainerSpec,
+  ContainerStop,
+  ReadyContainer,
   InstanceStatus,
   LocalHost,
   ReadinessCheck,
   RemovedResources,
 } from '../workflows/api/containers';
-import { hostCalls, labelFilter, removeLabelledContainers, type ActivityDeps } from './common';
+import { heartbeat, hostCalls, labelFilter, removeLabelledContainers, type ActivityDeps } from './common';
 import { isConflict, isNotFound, isNotModified } from './docker-errors';
 import { createNetworkActivities, removeNetworksOn } from './networks';
 import { createReadinessActivities } from './readiness';
@@ -32,16 +34,14 @@ export function createContainerActivities(deps: ActivityDeps) {
   const { localDocker, pool, guarded, publishOn } = calls;
   const readiness = createReadinessActivities(calls);
 
-  async function findContainer(
-    docker: Docker,
-    app: string,
-    instance: string,
-  ): Promise<Docker.ContainerInfo | undefined> {
-    const found = await docker.listContainers({
-      all: true,
-      filters: labelFilter({ [LABEL.app]: app, [LABEL.instance]: instance }),
-    });
-    return found[0];
+  /** The id of the container with exactly this name, if any. */
+  async function findByName(docker: Docker, name: string): Promise<string | undefined> {
+    try {
+      return (await docker.getContainer(name).inspect()).Id;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   async function listOn(host: HostConnection | undefined, app?: string): Promise<InstanceStatus[]> {
@@ -92,7 +92,7 @@ export function createContainerActivities(deps: ActivityDeps) {
     ...createNetworkActivities(calls),
     ...readiness,
     async ensureContainer(spec: ContainerSpec): Promise<ContainerRef> {
-      const name = containerName(spec.app, spec.instance);
+      const name = spec.name ?? containerName(spec.app, spec.instance);
       const host = spec.host;
       return guarded(
         `create container ${name}`,
@@ -113,10 +113,9 @@ export function createContainerActivities(deps: ActivityDeps) {
             }
             return { id: container.id, name, created: true };
           } catch (err) {
-            const earlier = isConflict(err)
-              ? await findContainer(docker, spec.app, spec.instance)
-              : undefined;
-            if (earlier) return { id: earlier.Id, name, created: false };
+            // The name says which attempt made it (a replacement beside its instance has its own).
+            const earlier = isConflict(err) ? await findByName(docker, name) : undefined;
+            if (earlier) return { id: earlier, name, created: false };
             if (/address already in use/i.test((err as Error).message ?? ''))
               throw ApplicationFailure.nonRetryable(
                 `address ${spec.ip} of ${spec.instance} is still held in network ${spec.network}`,
@@ -169,6 +168,70 @@ export function createContainerActivities(deps: ActivityDeps) {
         .sort((a, b) => (a.app + a.instance).localeCompare(b.app + b.instance));
     },
 
+    /**
+     * Stops a container gracefully — its stop signal (`StopSignal`, default SIGTERM), the grace
+     * period, then SIGKILL, as `docker stop` does — and removes it with its anonymous volumes. One
+     * already gone is not an error. Heartbeats while it waits out the grace period.
+     */
+    async stopContainer(stop: ContainerStop): Promise<void> {
+      const { id, host } = stop;
+      return guarded(
+        `stop container ${id.slice(0, 12)}`,
+        async () => {
+          const container = (await pool.docker(host)).getContainer(id);
+          const beat = setInterval(() => heartbeat(`stopping ${id.slice(0, 12)}`), 2_000);
+          try {
+            await container.stop(stop.gracePeriodMs !== undefined ? { t: Math.ceil(stop.gracePeriodMs / 1000) } : {});
+          } catch (err) {
+            if (isNotFound(err)) return;
+            if (!isNotModified(err)) throw err; // 304: it had stopped already
+          } finally {
+            clearInterval(beat);
+          }
+          try {
+            await container.remove({ v: true });
+          } catch (err) {
+            if (!isNotFound(err) && !isConflict(err)) throw err; // 409: being removed already
+          }
+        },
+        host,
+      );
+    },
+
+    /** Gives a container its instance's own name (after the old one has gone); done already is fine. */
+    async renameContainer(id: string, name: string, host?: HostConnection): Promise<void> {
+      return guarded(
+        `rename container ${id.slice(0, 12)} to ${name}`,
+        async () => {
+          const docker = await pool.docker(host);
+          try {
+            await docker.getContainer(id).rename({ name });
+          } catch (err) {
+            if (isConflict(err) && (await findByName(docker, name)) === id) return;
+            throw err;
+          }
+        },
+        host,
+      );
+    },
+
+    /** Takes a container off a network: across hosts, that is how it leaves the app's DNS names. */
+    async disconnectContainer(id: string, network: string, host?: HostConnection): Promise<void> {
+      return guarded(
+        `disconnect container ${id.slice(0, 12)} from ${network}`,
+        async () => {
+          try {
+            await (await pool.docker(host)).getNetwork(network).disconnect({ Container: id });
+          } catch (err) {
+            // Gone, or not on that network any more (Docker answers 403 or 500 with that text).
+            if (isNotFound(err) || /is not connected/i.test((err as Error).message ?? '')) return;
+            throw err;
+          }
+        },
+        host,
+      );
+    },
+
     async removeContainer(id: string, host?: HostConnection): Promise<void> {
       return guarded(
         `remove container ${id.slice(0, 12)}`,
@@ -187,7 +250,10 @@ export function createContainerActivities(deps: ActivityDeps) {
      * A new instance in one activity: created (or found), started, and waited on until ready.
      * Half the Temporal round trips of three separate activities on a deploy's hot path.
      */
-    async ensureReady(spec: ContainerSpec, check: Omit<ReadinessCheck, 'id'>): Promise<ContainerRef> {
+    async ensureReady(
+      spec: ContainerSpec,
+      check: Omit<ReadinessCheck, 'id'>,
+    ): Promise<ContainerRef & ReadyContainer> {
       const ref = await activities.ensureContainer(spec);
       try {
         await activities.startContainer(ref.id, spec.host);
@@ -205,8 +271,7 @@ export function createContainerActivities(deps: ActivityDeps) {
           Failure.AddressInUse,
         );
       }
-      await readiness.waitReady({ ...check, id: ref.id, host: spec.host });
-      return ref;
+      return { ...ref, ...(await readiness.waitReady({ ...check, id: ref.id, host: spec.host })) };
     },
 
     async describeLocalHost(): Promise<LocalHost> {

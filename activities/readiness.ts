@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
 import { isLocal } from '../src/adapters/docker-pool';
 import { Failure } from '../src/core/failures';
-import type { ReadinessCheck } from '../workflows/api/containers';
+import type { ForwardedPort, ReadinessCheck, ReadyContainer } from '../workflows/api/containers';
 import { heartbeat, type HostCalls } from './common';
 import { isNotFound } from './docker-errors';
 
@@ -16,7 +16,7 @@ export function createReadinessActivities({ pool, guarded }: HostCalls) {
      * Waits, bounded by `timeoutMs`, until the container is ready: its check command exits 0, or its
      * port accepts a TCP connection, or (with neither) it is running. Heartbeats while it waits.
      */
-    async waitReady(check: ReadinessCheck): Promise<void> {
+    async waitReady(check: ReadinessCheck): Promise<ReadyContainer> {
       const host = check.host;
       const docker = await guarded('connect', () => pool.docker(host), host);
       const deadline = Date.now() + check.timeoutMs;
@@ -36,7 +36,7 @@ export function createReadinessActivities({ pool, guarded }: HostCalls) {
             () => execExitCode(docker, check.id, check.command!),
             host,
           );
-          if (code === 0) return;
+          if (code === 0) return readyOf(state);
           last = `health check '${check.command.join(' ')}' exited ${code}`;
         } else if (check.port && check.address) {
           // The worker reaches a local container's own address. A remote host is probed from the
@@ -51,17 +51,17 @@ export function createReadinessActivities({ pool, guarded }: HostCalls) {
                 () => gatewayTarget(docker, state.Id, check.port!),
                 host,
               )));
-          if (!target) return;
+          if (!target) return readyOf(state);
           const timeoutMs = Math.min(1000, check.intervalMs * 4);
           const answers = await guarded(
             'probe port',
             () => pool.tcpAnswers(host, target.address, target.port, timeoutMs),
             host,
           );
-          if (answers) return;
+          if (answers) return readyOf(state);
           last = `port ${check.port} on ${target.address}:${target.port} does not answer`;
         } else {
-          return;
+          return readyOf(state);
         }
       }
       throw ApplicationFailure.nonRetryable(
@@ -115,4 +115,19 @@ async function gatewayTarget(
   }
   const address = info.Containers?.[containerId]?.IPv4Address?.split('/')[0];
   return address ? { address, port } : undefined;
+}
+
+/** The ports a container's host forwards to it, as `docker port` lists them. */
+export function forwardedPorts(state: Docker.ContainerInspectInfo): ForwardedPort[] {
+  const bindings = (state.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>;
+  return Object.entries(bindings).flatMap(([key, list]) => {
+    const [port, protocol] = key.split('/');
+    return (list ?? [])
+      .filter((b) => b.HostPort)
+      .map((b) => ({ container: Number(port), protocol, hostIp: b.HostIp, hostPort: Number(b.HostPort) }));
+  });
+}
+
+function readyOf(state: Docker.ContainerInspectInfo): ReadyContainer {
+  return { ports: forwardedPorts(state) };
 }

@@ -3,12 +3,15 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  isCancellation,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Blueprint } from '../src/core/blueprint/model';
-import { messageOf } from '../src/core/failures';
+import { failureChain, messageOf } from '../src/core/failures';
+import { replicasFor } from '../src/core/diff';
+import { canonicalJson } from '../src/core/hash';
 import { operationWorkflowId } from '../src/core/names';
 import {
   appStateQuery,
@@ -17,20 +20,29 @@ import {
   retryUpdate,
   type AppInput,
   type AppState,
+  type AppVersion,
   type OperationRecord,
 } from './api/app';
-import type { OperationInput, OperationRequest, OperationResult } from './api/operations';
+import {
+  ROLLED_BACK,
+  type OperationInput,
+  type OperationRequest,
+  type OperationResult,
+} from './api/operations';
 import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from './api/search-attributes';
+import { nowMs } from './policies/common';
 import { ensurePolicies, stopPolicies } from './policies/app-hooks';
 
 /**
- * One entity workflow per app (`berth-app-<app>`): it holds the desired state and what runs, and
- * runs operations one at a time as child workflows, so deploy, scale, heal and destroy of one app
- * never interleave.
+ * One entity workflow per app (`berth-app-<app>`): it holds the desired state, what runs and the
+ * app's versions, and runs operations one at a time as child workflows, so deploy, scale, heal,
+ * rollback and destroy of one app never interleave.
  */
 
 const KEEP_REQUESTS = 10;
 const KEEP_RECORDS = 50;
+/** Applied blueprints kept for `berth rollback --to N` (Kubernetes' `revisionHistoryLimit`). */
+export const KEEP_VERSIONS = 10;
 
 export async function app(input: AppInput): Promise<AppState> {
   const state: AppState = input.state ?? {
@@ -42,6 +54,14 @@ export async function app(input: AppInput): Promise<AppState> {
     seq: 0,
     operations: [],
   };
+  // An app deployed before versions were kept: what runs is its first version.
+  if (state.blueprint && !state.versions) {
+    const last = [...state.operations].reverse().find((o) => o.type === 'deploy' && o.status === 'completed');
+    state.versions = [
+      { version: 1, blueprint: state.blueprint, appliedAtMs: nowMs(), operationId: last?.id ?? '' },
+    ];
+    state.version = 1;
+  }
 
   const enqueue = async (request: OperationRequest): Promise<{ operationId: string }> => {
     state.seq++;
@@ -50,6 +70,8 @@ export async function app(input: AppInput): Promise<AppState> {
       type: request.type,
       status: 'queued',
       request,
+      queuedAtMs: nowMs(),
+      ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
     };
     state.operations.push(record);
     trim(state.operations);
@@ -73,7 +95,7 @@ export async function app(input: AppInput): Promise<AppState> {
         const record = state.operations.find((o) => o.id === operationId);
         if (!record)
           throw new Error(`operation ${operationId} is not one of app '${state.app}' (or too old to retry)`);
-        if (record.status !== 'failed')
+        if (record.status !== 'failed' && record.status !== 'cancelled')
           throw new Error(
             `operation ${operationId} is ${record.status}: only a failed operation can be retried`,
           );
@@ -98,34 +120,48 @@ export async function app(input: AppInput): Promise<AppState> {
     );
     const record = state.operations.find((o) => o.status === 'queued');
     if (!record) break;
-    record.status = 'running';
-    // A destroy stops the app's policies first, so none reacts to containers going away.
-    if (record.type === 'destroy') await stopPolicies(state);
-    try {
-      const child = await startChild(record.type, {
-        workflowId: record.id,
-        args: [operationInput(state, record.request!)],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        typedSearchAttributes: [
-          { key: BERTH_APP, value: state.app },
-          { key: BERTH_OPERATION, value: record.type },
-          { key: BERTH_STATUS, value: 'running' },
-        ],
-      });
-      record.started = true;
-      apply(state, record.request!, await child.result());
-      record.status = 'completed';
-    } catch (err) {
-      record.status = 'failed';
-      record.error = messageOf(err);
-      if (record.type === 'deploy' && state.phase === 'new') state.phase = 'failed';
-    }
-    if (record.status === 'completed' && record.type !== 'destroy')
-      await ensurePolicies(state, record.request!);
+    await runOperation(state, record);
   }
   await condition(allHandlersFinished);
   if (state.phase !== 'destroyed') await continueAsNew<typeof app>({ app: state.app, state });
   return state;
+}
+
+/** Runs one queued operation as a child workflow and records what it did. */
+async function runOperation(state: AppState, record: OperationRecord): Promise<void> {
+  record.status = 'running';
+  record.startedAtMs = nowMs();
+  // A destroy stops the app's policies first, so none reacts to containers going away.
+  if (record.type === 'destroy') await stopPolicies(state);
+  const input = operationInput(state, record.request!);
+  if (input.version !== undefined) record.version = input.version;
+  try {
+    const child = await startChild(record.type, {
+      workflowId: record.id,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: BERTH_APP, value: state.app },
+        { key: BERTH_OPERATION, value: record.type },
+        { key: BERTH_STATUS, value: 'running' },
+      ],
+    });
+    record.started = true;
+    apply(state, record, input, await child.result());
+    record.status = 'completed';
+  } catch (err) {
+    record.status = failureChain(err).some(isCancellation) ? 'cancelled' : 'failed';
+    record.error = messageOf(err);
+    // A rollout that failed was rolled back: what runs now is in the failure's details.
+    const rolledBack = failureChain(err).find((e) => e.type === ROLLED_BACK) as
+      { details?: unknown[] } | undefined;
+    const after = rolledBack?.details?.[0] as OperationResult | undefined;
+    if (after) recordInstances(state, after);
+    if (record.type === 'deploy' && state.phase === 'new') state.phase = 'failed';
+  }
+  record.endedAtMs = nowMs();
+  if (record.status === 'completed' && record.type !== 'destroy')
+    await ensurePolicies(state, record.request!);
 }
 
 /** The blueprint operations will see: the last deploy still queued or running, else the applied one. */
@@ -161,22 +197,58 @@ function validate(state: AppState, request: OperationRequest): void {
     case 'heal':
       if (!blueprint) throw new Error(`app '${state.app}' has not been deployed yet`);
       return;
+    case 'rollback':
+      rollbackTarget(state, request.toVersion);
+      return;
     case 'destroy':
       return;
   }
 }
 
+/** The version a rollback goes to: the one asked for, else the one before the current. */
+function rollbackTarget(state: AppState, toVersion: number | undefined): AppVersion {
+  const versions = state.versions ?? [];
+  if (!state.blueprint || versions.length === 0)
+    throw new Error(`app '${state.app}' has not been deployed yet`);
+  const kept = versions.map((v) => v.version).join(', ');
+  if (toVersion === undefined) {
+    const before = versions.filter((v) => v.version < (state.version ?? 0)).at(-1);
+    if (!before) throw new Error(`app '${state.app}' has no version before ${state.version} (kept: ${kept})`);
+    return before;
+  }
+  const target = versions.find((v) => v.version === toVersion);
+  if (!target) throw new Error(`app '${state.app}' has no version ${toVersion} (kept: ${kept})`);
+  if (toVersion === state.version) throw new Error(`app '${state.app}' runs version ${toVersion} already`);
+  return target;
+}
+
 function operationInput(state: AppState, request: OperationRequest): OperationInput {
   const base = { app: state.app, addresses: state.addresses, options: request.options ?? {} };
+  const previous = state.blueprint
+    ? {
+        blueprint: state.blueprint,
+        secrets: state.secrets,
+        replicas: state.replicas,
+        ...(state.version !== undefined ? { version: state.version } : {}),
+      }
+    : undefined;
   switch (request.type) {
     case 'deploy':
+    case 'rollback': {
+      const blueprint =
+        request.type === 'deploy' ? request.blueprint : rollbackTarget(state, request.toVersion).blueprint;
+      const { replicas, notes } = replicasFor(state, blueprint!);
       return {
         ...base,
-        operation: 'deploy',
-        blueprint: request.blueprint,
-        replicas: Object.fromEntries(request.blueprint.services.map((s) => [s.id, s.replicas])),
-        secrets: request.secrets,
+        operation: request.type,
+        blueprint,
+        replicas,
+        secrets: request.type === 'deploy' ? request.secrets : state.secrets,
+        ...(previous ? { previous } : {}),
+        version: nextVersion(state, blueprint),
+        ...(notes.length ? { notes } : {}),
       };
+    }
     case 'scale':
       return {
         ...base,
@@ -198,21 +270,51 @@ function operationInput(state: AppState, request: OperationRequest): OperationIn
   }
 }
 
-function apply(state: AppState, request: OperationRequest, result: OperationResult): void {
+/** The version a blueprint would be: the current one when it is the same, else the next number. */
+function nextVersion(state: AppState, blueprint: Blueprint): number {
+  if (state.blueprint && canonicalJson(state.blueprint) === canonicalJson(blueprint) && state.version)
+    return state.version;
+  return Math.max(0, ...(state.versions ?? []).map((v) => v.version)) + 1;
+}
+
+function apply(
+  state: AppState,
+  record: OperationRecord,
+  input: OperationInput,
+  result: OperationResult,
+): void {
+  const request = record.request!;
   if (request.type === 'destroy') {
     state.phase = 'destroyed';
     state.instances = [];
     state.addresses = {};
     return;
   }
-  if (request.type === 'deploy') {
-    state.blueprint = request.blueprint;
-    state.secrets = request.secrets;
-    state.replicas = Object.fromEntries(request.blueprint.services.map((s) => [s.id, s.replicas]));
+  if (request.type === 'deploy' || request.type === 'rollback') {
+    const rollbackOf =
+      request.type === 'rollback' ? rollbackTarget(state, request.toVersion).version : undefined;
+    state.blueprint = input.blueprint;
+    state.secrets = input.secrets;
+    state.replicas = input.replicas;
+    if (input.version !== undefined && input.version !== state.version) {
+      const version: AppVersion = {
+        version: input.version,
+        blueprint: input.blueprint!,
+        appliedAtMs: nowMs(),
+        operationId: record.id,
+        ...(rollbackOf !== undefined ? { rollbackOf } : {}),
+      };
+      state.versions = [...(state.versions ?? []), version].slice(-KEEP_VERSIONS);
+      state.version = input.version;
+    }
   }
   if (request.type === 'scale') state.replicas = { ...state.replicas, [request.service]: request.replicas };
   state.phase = 'running';
-  state.subnet = result.subnet;
+  recordInstances(state, result);
+}
+
+function recordInstances(state: AppState, result: OperationResult): void {
+  if (result.subnet) state.subnet = result.subnet;
   state.instances = result.instances;
   state.addresses = result.addresses;
 }

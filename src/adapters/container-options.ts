@@ -19,12 +19,14 @@ export function containerCreateOptions(
       bindings[key] = [{ HostIp: publishOn, HostPort: port.host === 0 ? '' : String(port.host) }];
   }
   return {
-    name: containerName(spec.app, spec.instance),
+    name: spec.name ?? containerName(spec.app, spec.instance),
     Image: spec.image,
     Cmd: spec.command,
     Hostname: spec.instance,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     ExposedPorts: exposed,
+    ...(spec.stopSignal ? { StopSignal: spec.stopSignal } : {}),
+    ...(spec.stopGracePeriodMs !== undefined ? { StopTimeout: Math.ceil(spec.stopGracePeriodMs / 1000) } : {}),
     Labels: {
       [LABEL.managed]: 'true',
       [LABEL.app]: spec.app,

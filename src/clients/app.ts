@@ -20,11 +20,16 @@ import {
   type AppStateView,
 } from '../../workflows/api/app';
 import {
+  abortUpdate,
   operationProgressQuery,
+  promoteUpdate,
+  resumeUpdate,
+  rollbackUpdate,
   type OperationProgress,
   type OperationRequest,
   type OperationResult,
 } from '../../workflows/api/operations';
+import type { OperationRecord } from '../../workflows/api/app';
 import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/api/search-attributes';
 
 /** No app workflow runs for the app. */
@@ -58,8 +63,9 @@ export class AppClient {
    * (update-with-start). Returns the operation's child workflow ID. Refusals and unknown apps are
    * UserErrors; anything else (the server, the connection) is thrown as it is.
    */
-  async operate(app: string, request: OperationRequest): Promise<string> {
+  async operate(app: string, asked: OperationRequest): Promise<string> {
     const workflowId = appWorkflowId(app);
+    const request = { ...asked, requestedBy: asked.requestedBy ?? this.client.options.identity };
     try {
       if (request.type === 'deploy') {
         const { operationId } = await this.client.workflow.executeUpdateWithStart(operateUpdate, {
@@ -112,6 +118,50 @@ export class AppClient {
       if (err instanceof WorkflowNotFoundError) throw new UnknownAppError(app);
       throw err;
     }
+  }
+
+  /** The apps whose workflows run on this task queue (visibility: `berth-app-*`), by name. */
+  async list(): Promise<string[]> {
+    const query = `WorkflowId STARTS_WITH '${appWorkflowId('')}' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.taskQueue.replace(/'/g, "\\'")}'`;
+    const apps: string[] = [];
+    for await (const w of this.client.workflow.list({ query }))
+      apps.push(w.workflowId.slice(appWorkflowId('').length));
+    return apps.sort();
+  }
+
+  /** The app's operation under way (started, not finished), if any. */
+  async runningOperation(app: string): Promise<OperationRecord | undefined> {
+    const state = await this.requireState(app);
+    return state.operations.find((o) => o.status === 'running' && o.started);
+  }
+
+  /**
+   * A person's answer to the app's waiting rollout (`promote`, `abort`, `resume`, `rollback`): an
+   * update of the operation, which refuses it unless it waits for that answer. Returns the operation.
+   */
+  async answer(app: string, answer: 'promote' | 'abort' | 'resume' | 'rollback'): Promise<string> {
+    const running = await this.runningOperation(app);
+    if (!running) throw new OperationRefusedError(`app '${app}' has no operation under way`);
+    const def = {
+      promote: promoteUpdate,
+      abort: abortUpdate,
+      resume: resumeUpdate,
+      rollback: rollbackUpdate,
+    }[answer];
+    try {
+      await this.client.workflow.getHandle(running.id).executeUpdate(def);
+    } catch (err) {
+      throw asAppError(err, app);
+    }
+    return running.id;
+  }
+
+  /** Cancels the app's operation under way: it cleans up (and rolls back a rollout) before it ends. */
+  async cancel(app: string): Promise<string> {
+    const running = await this.runningOperation(app);
+    if (!running) throw new OperationRefusedError(`app '${app}' has no operation under way`);
+    await this.client.workflow.getHandle(running.id).cancel();
+    return running.id;
   }
 
   /** The app an operation belongs to (its `BerthApp` search attribute). */

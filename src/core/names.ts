@@ -19,7 +19,7 @@ export const SEARCH_ATTRIBUTES = {
   status: 'BerthStatus',
 } as const;
 
-export type Operation = 'deploy' | 'scale' | 'heal' | 'destroy' | 'status';
+export type Operation = 'deploy' | 'scale' | 'heal' | 'destroy' | 'rollback' | 'status';
 
 /** Instance names are `<service>-<n>`, n from 1, stable across retries and replacements. */
 export function instanceName(service: string, index: number): string {

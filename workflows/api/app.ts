@@ -13,12 +13,30 @@ export const APP_WORKFLOW_TYPE = 'app';
 export interface OperationRecord {
   id: string;
   type: OperationType;
-  status: 'queued' | 'running' | 'completed' | 'failed';
+  status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   /** Set once the child workflow exists, so the ID handed to the caller can be followed. */
   started?: boolean;
   error?: string;
   /** Kept for `berth retry` (dropped from old records to keep the state small). */
   request?: OperationRequest;
+  /** The version a deploy or rollback applies (or tried to). */
+  version?: number;
+  /** Workflow times it was asked for, started and ended. */
+  queuedAtMs?: number;
+  startedAtMs?: number;
+  endedAtMs?: number;
+  requestedBy?: string;
+}
+
+/** One applied blueprint, numbered from 1; the app keeps the last `KEEP_VERSIONS`. */
+export interface AppVersion {
+  version: number;
+  blueprint: Blueprint;
+  appliedAtMs: number;
+  /** The operation that applied it. */
+  operationId: string;
+  /** A rollback: the earlier version whose blueprint it applied again. */
+  rollbackOf?: number;
 }
 
 export interface AppState {
@@ -36,6 +54,10 @@ export interface AppState {
   policies?: Record<string, PolicyRecord>;
   /** The last deploy's `policyIntervalMs` option. */
   policyIntervalMs?: number;
+  /** Applied blueprints, newest last. */
+  versions?: AppVersion[];
+  /** The running version (the last applied). */
+  version?: number;
 }
 
 /** What the `state` query answers: the state without secret values. */

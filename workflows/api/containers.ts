@@ -24,6 +24,19 @@ export interface ContainerSpec {
   restart?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
   cpus?: number;
   memoryBytes?: number;
+  /** The container's name when it is not the instance's own: a replacement started beside it. */
+  name?: string;
+  /** What stops it (Docker's `StopSignal`), and how long it has before SIGKILL (`StopTimeout`). */
+  stopSignal?: string;
+  stopGracePeriodMs?: number;
+}
+
+/** A container to stop gracefully and remove (its stop signal, then the grace period, then SIGKILL). */
+export interface ContainerStop {
+  id: string;
+  host?: HostConnection;
+  /** The grace period; default the container's own `StopTimeout` (10 s when unset). */
+  gracePeriodMs?: number;
 }
 
 export interface ReadinessCheck {
@@ -43,6 +56,19 @@ export interface LocalHost {
   cpus: number;
   memoryBytes: number;
   labels: Record<string, string>;
+}
+
+/** A container port forwarded from its host. */
+export interface ForwardedPort {
+  container: number;
+  protocol: string;
+  hostIp: string;
+  hostPort: number;
+}
+
+/** What a ready container looks like from outside: the ports its host forwards to it. */
+export interface ReadyContainer {
+  ports: ForwardedPort[];
 }
 
 export interface ContainerRef {
@@ -65,7 +91,7 @@ export interface InstanceStatus {
   status: string;
   ip?: string;
   configHash?: string;
-  ports: { container: number; protocol: string; hostIp: string; hostPort: number }[];
+  ports: ForwardedPort[];
 }
 
 export interface RemovedResources {

@@ -3,10 +3,12 @@
  * result and progress, and the options a caller may give. The app workflow, the CLI and the policy
  * activities import these; none imports the workflows themselves.
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Blueprint } from '../../src/core/blueprint/model';
+import type { ForwardedPort } from './containers';
 
-export type OperationType = 'deploy' | 'scale' | 'heal' | 'destroy';
+/** `rollback` deploys an earlier version of the app through the same rollout as a deploy. */
+export type OperationType = 'deploy' | 'scale' | 'heal' | 'destroy' | 'rollback';
 
 /** Durations are inputs, so tests can run in seconds and operators can tune them. */
 export interface ActivityTuning {
@@ -40,11 +42,19 @@ export const OPERATION_DEFAULTS = {
   readyTimeoutMs: 60_000,
 } as const;
 
+/** Who asked (the client's identity, shown by `berth history`). */
+interface Requested {
+  options?: OperationOptions;
+  requestedBy?: string;
+}
+
 export type OperationRequest =
-  | { type: 'deploy'; blueprint: Blueprint; secrets?: Record<string, string>; options?: OperationOptions }
-  | { type: 'scale'; service: string; replicas: number; options?: OperationOptions }
-  | { type: 'heal'; options?: OperationOptions }
-  | { type: 'destroy'; options?: OperationOptions };
+  | ({ type: 'deploy'; blueprint: Blueprint; secrets?: Record<string, string> } & Requested)
+  | ({ type: 'scale'; service: string; replicas: number } & Requested)
+  | ({ type: 'heal' } & Requested)
+  | ({ type: 'destroy' } & Requested)
+  /** An earlier version (default: the one before the current). */
+  | ({ type: 'rollback'; toVersion?: number } & Requested);
 
 /** What an operation child workflow gets: the app's desired state, as the app workflow holds it. */
 export interface OperationInput {
@@ -56,6 +66,19 @@ export interface OperationInput {
   addresses: Record<string, string>;
   secrets?: Record<string, string>;
   options: OperationOptions;
+  /** What runs before this operation (a deploy's or rollback's way back when its rollout fails). */
+  previous?: PreviousVersion;
+  /** The app version this operation applies (deploy, rollback). */
+  version?: number;
+  /** What the app decided for this operation, for its progress (kept replica counts). */
+  notes?: string[];
+}
+
+export interface PreviousVersion {
+  blueprint: Blueprint;
+  secrets?: Record<string, string>;
+  replicas: Record<string, number>;
+  version?: number;
 }
 
 export interface InstanceRecord {
@@ -67,6 +90,8 @@ export interface InstanceRecord {
   ip?: string;
   dnsNames: string[];
   action: 'created' | 'started' | 'recreated' | 'kept';
+  /** Ports its host forwards to it (what `berth status` shows without asking the engines). */
+  ports?: ForwardedPort[];
 }
 
 export interface OperationResult {
@@ -87,6 +112,31 @@ export interface OperationProgress {
   done: number;
   /** Human-readable steps, in order; the CLI prints the new ones as they come. */
   events: string[];
+  /** Set while the rollout waits for a person: canaries to promote or abort, or a paused failure. */
+  waiting?: RolloutWait;
+}
+
+export interface RolloutWait {
+  kind: 'canary' | 'paused';
+  service: string;
+  /** Why it waits, in one line (also the workflow's current details in the Web UI). */
+  reason: string;
+  /** Workflow time it began waiting. */
+  sinceMs: number;
+  /** The canaries (kind `canary`) or the instances that failed (kind `paused`). */
+  instances: string[];
 }
 
 export const operationProgressQuery = defineQuery<OperationProgress>('progress');
+
+/**
+ * A person's answer to a waiting rollout (validated: refused unless the operation waits for it):
+ * `promote` the canaries, `abort` them, `resume` a paused rollout, or `rollback` it.
+ */
+export const promoteUpdate = defineUpdate<string, []>('promote');
+export const abortUpdate = defineUpdate<string, []>('abort');
+export const resumeUpdate = defineUpdate<string, []>('resume');
+export const rollbackUpdate = defineUpdate<string, []>('rollback');
+
+/** The failure type of a rollout that failed and was rolled back, aborted, or cancelled; `details[0]` is the result. */
+export const ROLLED_BACK = 'RolledBack';

@@ -1,4 +1,4 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { Blueprint, Service } from '../../src/core/blueprint/model';
 import { resolveEnv } from '../../src/core/blueprint/references';
 import { canonicalJson, stableHash } from '../../src/core/hash';
@@ -11,19 +11,23 @@ import {
   type DesiredInstance,
   type LiveInstance,
 } from '../../src/core/reconcile';
-import type { ContainerSpec, InstanceStatus } from '../api/containers';
+import type { ContainerSpec, ForwardedPort, InstanceStatus } from '../api/containers';
 import { dockerActivities, longActivities } from '../activity-options';
 import { asUserFailure } from '../failures';
 import type { PoolView, ReserveResult } from '../api/inventory';
 import type { HostConnection } from '../../src/core/hosts';
 import {
   OPERATION_DEFAULTS,
+  ROLLED_BACK,
   type InstanceRecord,
   type OperationInput,
   type OperationProgress,
   type OperationResult,
 } from '../api/operations';
-import { Failure, isFailureOfType } from '../../src/core/failures';
+import { updatePolicyOf, type UpdatePolicy } from '../../src/core/rollout';
+import type { RolloutControl } from './control';
+import { RolloutStopped, rollOutService, type Replacement, type RolloutSteps, type Surge } from './rollout';
+import { Failure, isFailureOfType, messageOf } from '../../src/core/failures';
 
 /**
  * Deploy, scale and heal are one algorithm: make what runs match the desired state. Images first,
@@ -31,12 +35,22 @@ import { Failure, isFailureOfType } from '../../src/core/failures';
  * by service in dependency order (references resolved from the services before), each instance
  * created or started and waited on until ready, its DNS names published; extra instances go last.
  */
-export async function converge(input: OperationInput, progress: OperationProgress): Promise<OperationResult> {
+export async function converge(
+  input: OperationInput,
+  progress: OperationProgress,
+  control: RolloutControl,
+): Promise<OperationResult> {
   const blueprint = input.blueprint;
   if (!blueprint)
     throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, Failure.NotDeployed);
-  return new Convergence(input, blueprint, progress).run();
+  return new Convergence(input, blueprint, progress, control).run();
 }
+
+/** Marks histories in which changed instances are rolled out (drained, stopped gracefully, in batches). */
+const ROLLOUT_PATCH = 'rollouts';
+
+/** A readiness check of a new instance after `minReady`: it is ready now, or it is not. */
+const RECHECK_MS = 5_000;
 
 /**
  * One convergence, step by step. The steps' order is the order of the activities in every recorded
@@ -66,10 +80,18 @@ class Convergence {
   private readonly records: InstanceRecord[] = [];
   private started = 0;
 
+  /** Changed instances are rolled out (histories from before: removed and recreated at once). */
+  private rollouts = false;
+  /** Berth's DNS records of this app, by container: what `publish` writes (one host only). */
+  private readonly serving = new Map<string, { service: string; instance: string; address: string }>();
+
   constructor(
     private readonly input: OperationInput,
     private readonly blueprint: Blueprint,
     private readonly progress: OperationProgress,
+    private readonly control: RolloutControl,
+    /** A rollback of a failed rollout: it has no way back itself. */
+    private readonly rollingBack = false,
   ) {
     this.app = blueprint.app;
     this.docker = dockerActivities(input.options.activities);
@@ -91,6 +113,8 @@ class Convergence {
 
   async run(): Promise<OperationResult> {
     const { input, progress, blueprint } = this;
+    this.rollouts = patched(ROLLOUT_PATCH);
+    for (const line of input.notes ?? []) this.say(line);
     this.pool = await this.docker.describePool();
     await this.ensureImages();
     await this.ensureNetwork();
@@ -104,22 +128,15 @@ class Convergence {
     progress.total = this.desired.length;
     await this.reserve(found);
     this.assignAddresses();
+    for (const l of this.live)
+      if (l.state === 'running' && l.ip)
+        this.serving.set(l.id, { service: l.service, instance: l.instance, address: l.ip });
     progress.phase = 'containers';
     try {
       for (const service of blueprint.services) await this.bringUpService(service);
       await this.removeExtras();
     } catch (err) {
-      if (input.operation === 'deploy' && !input.options.keepOnFailure) {
-        progress.phase = 'rollback';
-        const removed = await rollback(
-          input,
-          this.live,
-          this.desired.map((d) => d.instance),
-          this.pool.hosts,
-        );
-        this.say(`rolled back: removed ${removed} container(s) this deploy created`);
-      }
-      throw err;
+      throw await this.failed(err);
     }
     for (const instance of Object.keys(this.addresses))
       if (!this.desired.some((d) => d.instance === instance)) delete this.addresses[instance];
@@ -133,6 +150,62 @@ class Convergence {
       removed: this.plan.remove.map((r) => r.instance),
       addresses: this.addresses,
     };
+  }
+
+  /**
+   * What a failure leaves: a rollout with a version to go back to goes back (a cancellation too,
+   * whatever it interrupted), then fails saying why; a new app's failed deploy removes what it made.
+   */
+  private async failed(err: unknown): Promise<unknown> {
+    const { input, progress } = this;
+    const cancelled = isCancellation(err);
+    const stopped = err instanceof RolloutStopped ? err : undefined;
+    const reason = stopped?.message ?? (cancelled ? 'cancelled' : messageOf(err));
+    const goBack = input.previous && !this.rollingBack && !input.options.keepOnFailure;
+    const deploying = input.operation === 'deploy' || input.operation === 'rollback';
+    if (goBack && deploying && this.rollouts) {
+      progress.phase = 'rollback';
+      const version = input.previous!.version;
+      this.say(`${reason}: rolling back${version !== undefined ? ` to version ${version}` : ''}`);
+      const back = () => this.rollBack();
+      const result = cancelled ? await CancellationScope.nonCancellable(back) : await back();
+      if (cancelled) return err;
+      return ApplicationFailure.create({
+        type: ROLLED_BACK,
+        message: `${reason}; rolled back${version !== undefined ? ` to version ${version}` : ''}`,
+        nonRetryable: true,
+        details: [result],
+      });
+    }
+    if (deploying && !input.options.keepOnFailure && !input.previous?.blueprint && !this.rollingBack) {
+      progress.phase = 'rollback';
+      const removeAll = () =>
+        rollback(
+          input,
+          this.live,
+          this.desired.map((d) => d.instance),
+          this.pool.hosts,
+        );
+      const removed = cancelled ? await CancellationScope.nonCancellable(removeAll) : await removeAll();
+      this.say(`rolled back: removed ${removed} container(s) this deploy created`);
+    }
+    if (stopped) return ApplicationFailure.nonRetryable(stopped.message, 'RolloutFailed');
+    return err;
+  }
+
+  /** The previous version, rolled out again over whatever this rollout changed. */
+  private rollBack(): Promise<OperationResult> {
+    const previous = this.input.previous!;
+    const back: OperationInput = {
+      ...this.input,
+      blueprint: previous.blueprint,
+      secrets: previous.secrets,
+      replicas: previous.replicas,
+      previous: undefined,
+      notes: undefined,
+      ...(previous.version !== undefined ? { version: previous.version } : {}),
+    };
+    return new Convergence(back, previous.blueprint, this.progress, this.control, true).run();
   }
 
   private async ensureImages(): Promise<void> {
@@ -188,7 +261,11 @@ class Convergence {
       } else this.live.push(l);
     }
     this.plan = reconcile(this.desired, this.live.map(toLive));
-    this.liveById = new Map(this.live.map((l) => [l.instance, l]));
+    // Of two containers of one instance, the one the plan keeps (the other is an extra).
+    const chosen = new Set(
+      [...this.plan.keep, ...this.plan.start, ...this.plan.recreate.map((r) => r.live)].map((l) => l.id),
+    );
+    this.liveById = new Map(this.live.filter((l) => chosen.has(l.id)).map((l) => [l.instance, l]));
   }
 
   /** Addresses held by instances other than `instance`. */
@@ -230,32 +307,163 @@ class Convergence {
     );
     const bringUp = (d: DesiredInstance) => this.bringUp(service, env, d);
     const instances = this.desired.filter((x) => x.service === service.id);
-    if (input.options.staggerMs) for (const d of instances) records.push(await bringUp(d));
+    // Changed instances are rolled out; the others (new, stopped, unchanged) come up together.
+    const changed = this.rollouts ? instances.filter((d) => actionFor(this.plan, d) === 'recreated') : [];
+    const others = instances.filter((d) => !changed.includes(d));
+    const up: InstanceRecord[] = [];
+    if (input.options.staggerMs) for (const d of others) up.push(await bringUp(d));
     else
-      records.push(
-        ...(await mapLimit(instances, input.options.parallelism ?? OPERATION_DEFAULTS.parallelism, bringUp)),
+      up.push(
+        ...(await mapLimit(others, input.options.parallelism ?? OPERATION_DEFAULTS.parallelism, bringUp)),
       );
+    records.push(...up);
+    if (changed.length > 0) {
+      if (this.rollouts) for (const r of up) if (r.ip) this.serve(r);
+      await this.publish();
+      const policy = updatePolicyOf(service.update, blueprint.update);
+      const replaced = await rollOutService(
+        service.id,
+        changed.map((d) => ({ instance: d.instance, containerId: this.liveById.get(d.instance)!.id })),
+        policy,
+        this.stepsFor(service, env, policy),
+        {
+          sleep: (ms) => sleep(ms),
+          wait: (w, timeoutMs) => this.control.wait(w, timeoutMs),
+          say: (line) => this.say(line),
+        },
+      );
+      records.push(...replaced);
+      const order = new Map(this.desired.map((d, i) => [d.instance, i]));
+      records.sort((a, b) => (order.get(a.instance) ?? 0) - (order.get(b.instance) ?? 0));
+    }
     // Names appear once instances are ready.
-    if (this.dnsServer) await this.docker.publishDnsRecords(this.app, dnsInstances(records, blueprint));
+    if (this.rollouts) {
+      for (const r of up) if (r.ip) this.serve(r);
+      await this.publish();
+    } else if (this.dnsServer)
+      await this.docker.publishDnsRecords(this.app, dnsInstances(records, blueprint));
   }
 
+  /** Publishes what `serving` holds (one host: Berth's dnsmasq; across hosts the aliases do it). */
+  private async publish(): Promise<void> {
+    if (!this.dnsServer) return;
+    const aliases = (service: string) => this.blueprint.services.find((s) => s.id === service)?.dnsNames;
+    await this.docker.publishDnsRecords(
+      this.app,
+      [...this.serving.values()].map((x) => ({ ...x, ready: true, aliases: aliases(x.service) })),
+    );
+  }
+
+  private serve(r: InstanceRecord): void {
+    if (r.ip) this.serving.set(r.id, { service: r.service, instance: r.instance, address: r.ip });
+  }
+
+  /**
+   * Takes a container out of the app's names, then waits out the drain: requests that resolved it a
+   * moment ago still reach it. Across hosts a name is a network alias, which only leaving the
+   * network takes away (requests in flight on it end then).
+   */
+  private async leave(id: string, host: HostConnection | undefined, policy: UpdatePolicy): Promise<void> {
+    if (this.dnsServer) {
+      this.serving.delete(id);
+      await this.publish();
+    } else await this.docker.disconnectContainer(id, this.network, host);
+    if (policy.drainMs > 0) await sleep(policy.drainMs);
+  }
+
+  /** The steps a rollout of `service` takes on containers and names. */
+  private stepsFor(service: Service, env: Record<string, string>, policy: UpdatePolicy): RolloutSteps {
+    const desiredOf = (instance: string) => this.desired.find((d) => d.instance === instance)!;
+    const hostOf = (instance: string) =>
+      this.reserved.connections?.[this.reserved.hosts[instance] ?? 'local'];
+    const stop = (id: string, host: HostConnection | undefined) =>
+      this.docker.stopContainer({
+        id,
+        ...(host ? { host } : {}),
+        ...(service.stopGracePeriodMs !== undefined ? { gracePeriodMs: service.stopGracePeriodMs } : {}),
+      });
+    const oldHost = (r: Replacement) => this.connectionOf(this.liveById.get(r.instance)?.host ?? 'local');
+    return {
+      stopFirst: async (r) => {
+        await this.leave(r.containerId, oldHost(r), policy);
+        await stop(r.containerId, oldHost(r));
+        const record = await this.bringUp(service, env, desiredOf(r.instance), 'created');
+        this.serve(record);
+        await this.publish();
+        this.say(`replaced ${r.instance} (stop-first)`);
+        return { ...record, action: 'recreated' };
+      },
+      surge: async (r) => {
+        const d = desiredOf(r.instance);
+        const busy = this.addresses[r.instance];
+        const ip = asUserFailure(() =>
+          assignAddress(
+            this.subnet,
+            [...this.held(r.instance), ...Object.values(this.input.addresses), busy],
+            undefined,
+            this.dynamic,
+          ),
+        );
+        const name = `${containerName(this.app, r.instance)}-${d.configHash.slice(0, 8)}`;
+        const record = await this.bringUp(service, env, d, 'created', { name, ip });
+        this.serve(record);
+        await this.publish();
+        this.say(`started ${r.instance}'s replacement ${name} (${ip}) beside it`);
+        return { replacement: r, record };
+      },
+      retire: async (s: Surge) => {
+        const r = s.replacement;
+        await this.leave(r.containerId, oldHost(r), policy);
+        await stop(r.containerId, oldHost(r));
+        const container = containerName(this.app, r.instance);
+        await this.docker.renameContainer(s.record.id, container, hostOf(r.instance));
+        this.addresses[r.instance] = s.record.ip!;
+        this.say(`replaced ${r.instance} (start-first, now ${s.record.ip})`);
+        return { ...s.record, container, action: 'recreated' };
+      },
+      withdraw: async (s: Surge) => {
+        await this.leave(s.record.id, hostOf(s.replacement.instance), policy);
+        await stop(s.record.id, hostOf(s.replacement.instance));
+        this.say(`removed ${s.record.container}`);
+      },
+      checkReady: async (record) => {
+        const host = hostOf(record.instance);
+        await this.slow.waitReady({
+          ...this.readinessOf(service, record.ip),
+          timeoutMs: RECHECK_MS,
+          id: record.id,
+          ...(host ? { host } : {}),
+        });
+      },
+    };
+  }
+
+  /**
+   * Brings one instance up as the plan says (or as `forced`), and returns its record. A `surge` is
+   * a replacement started beside the instance: its own container name and address.
+   */
   private async bringUp(
     service: Service,
     env: Record<string, string>,
     d: DesiredInstance,
+    forced?: 'created',
+    surge?: { name: string; ip: string },
   ): Promise<InstanceRecord> {
     const { app, addresses } = this;
     const hostId = this.reserved.hosts[d.instance] ?? 'local';
     const host = this.reserved.connections?.[hostId];
     const names = [instanceDnsName(app, service.id, d.instance), serviceDnsName(app, service.id)];
-    const action = actionFor(this.plan, d);
-    let id = this.liveById.get(d.instance)?.id ?? '';
+    const action = forced ?? actionFor(this.plan, d);
+    let id = forced ? '' : (this.liveById.get(d.instance)?.id ?? '');
+    let ip: string | undefined = surge?.ip ?? addresses[d.instance];
+    let ports = forced ? undefined : this.liveById.get(d.instance)?.ports;
     if (action !== 'kept') {
       const spec: ContainerSpec = {
         ...(host ? { host } : {}),
         app,
         service: service.id,
         instance: d.instance,
+        ...(surge ? { name: surge.name } : {}),
         image: this.images[service.id],
         command: service.command,
         env,
@@ -264,89 +472,145 @@ class Convergence {
         aliases: this.pool.overlay
           ? [service.id, d.instance, ...names, ...(service.dnsNames ?? [])]
           : [service.id, d.instance],
-        ip: addresses[d.instance],
+        ip,
         ...(this.dnsServer ? { dns: [this.dnsServer] } : {}),
         configHash: d.configHash,
         restart: service.restart,
         cpus: service.resources.cpus,
         memoryBytes: service.resources.memoryBytes,
+        ...(this.rollouts && service.stopSignal ? { stopSignal: service.stopSignal } : {}),
+        ...(this.rollouts && service.stopGracePeriodMs !== undefined
+          ? { stopGracePeriodMs: service.stopGracePeriodMs }
+          : {}),
       };
-      id = await this.startOrCreate(service, d, action, id, spec);
+      ({ id, ip, ports } = await this.startOrCreate(service, d, action, id, spec, !surge));
     }
     this.progress.done++;
-    this.say(`${action} ${d.instance} (${containerName(app, d.instance)}, ${addresses[d.instance]})`);
+    const container = surge?.name ?? containerName(app, d.instance);
+    this.say(`${action} ${d.instance} (${container}, ${ip})`);
     return {
       service: service.id,
       instance: d.instance,
-      container: containerName(app, d.instance),
+      container,
       id,
       host: hostId,
-      ip: addresses[d.instance],
+      ip,
       dnsNames: names,
       action,
     };
   }
 
-  /** Starts a stopped instance, or creates it (again), and waits until it is ready; returns its container. */
+  /** How an instance's readiness is checked (its health command, else its first port). */
+  private readinessOf(service: Service, address: string | undefined) {
+    const { input } = this;
+    return {
+      command: service.healthCheck?.command,
+      port: service.healthCheck?.port ?? service.ports[0]?.container,
+      address,
+      intervalMs: service.healthCheck?.intervalMs ?? 100,
+      timeoutMs:
+        input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? OPERATION_DEFAULTS.readyTimeoutMs,
+    };
+  }
+
+  /**
+   * Starts a stopped instance, or creates it (again), and waits until it is ready; returns its
+   * container and address. `ownAddress`: the instance's recorded address moves with it when taken.
+   */
   private async startOrCreate(
     service: Service,
     d: DesiredInstance,
     action: Exclude<InstanceRecord['action'], 'kept'>,
     id: string,
     spec: ContainerSpec,
-  ): Promise<string> {
+    ownAddress: boolean,
+  ): Promise<{ id: string; ip: string | undefined; ports?: ForwardedPort[] }> {
     const { input, docker, slow, addresses } = this;
     const host = spec.host;
     if (this.started++ > 0 && input.options.staggerMs) await sleep(input.options.staggerMs);
     if (action === 'recreated') await docker.removeContainer(id, host);
-    const check = {
-      command: service.healthCheck?.command,
-      port: service.healthCheck?.port ?? service.ports[0]?.container,
-      address: addresses[d.instance],
-      intervalMs: service.healthCheck?.intervalMs ?? 100,
-      timeoutMs:
-        input.options.readyTimeoutMs ?? service.healthCheck?.timeoutMs ?? OPERATION_DEFAULTS.readyTimeoutMs,
-    };
+    const check = this.readinessOf(service, spec.ip);
     if (action === 'started') {
       await docker.startContainer(id, host);
-      await slow.waitReady({ ...check, id, ...(host ? { host } : {}) });
-      return id;
+      const ready = await slow.waitReady({ ...check, id, ...(host ? { host } : {}) });
+      return { id, ip: spec.ip, ports: ready?.ports };
     }
     try {
-      return (await slow.ensureReady(spec, check)).id;
+      const made = await slow.ensureReady(spec, check);
+      return { id: made.id, ip: spec.ip, ports: made.ports };
     } catch (err) {
       if (!isFailureOfType(err, Failure.AddressInUse)) throw err;
       // Keep the name, not the address: the overlay has not let go of it yet.
-      const busy = addresses[d.instance];
-      addresses[d.instance] = asUserFailure(() =>
+      const busy = spec.ip!;
+      const ip = asUserFailure(() =>
         assignAddress(
           this.subnet,
-          [...this.held(d.instance), ...Object.values(input.addresses), busy],
+          [
+            ...this.held(d.instance),
+            ...Object.values(input.addresses),
+            busy,
+            ...(addresses[d.instance] ? [addresses[d.instance]] : []),
+          ],
           undefined,
           this.dynamic,
         ),
       );
-      this.say(`${d.instance}: address ${busy} still held, using ${addresses[d.instance]}`);
-      const moved = { ...spec, ip: addresses[d.instance] };
-      return (await slow.ensureReady(moved, { ...check, address: addresses[d.instance] })).id;
+      if (ownAddress) addresses[d.instance] = ip;
+      this.say(`${d.instance}: address ${busy} still held, using ${ip}`);
+      const moved = { ...spec, ip };
+      const made = await slow.ensureReady(moved, { ...check, address: ip });
+      return { id: made.id, ip, ports: made.ports };
     }
   }
 
-  /** Extra instances go last, after their names are withdrawn. */
+  /** Extra instances go last, after their names are withdrawn and a drain. */
   private async removeExtras(): Promise<void> {
     const { plan, docker, app } = this;
     this.progress.phase = 'cleanup';
     if (plan.remove.length === 0) return;
-    if (this.dnsServer) await docker.publishDnsRecords(app, dnsInstances(this.records, this.blueprint));
-    for (const extra of plan.remove) {
-      await docker.removeContainer(
-        extra.id,
-        this.connectionOf(this.live.find((l) => l.id === extra.id)?.host ?? 'local'),
+    const hostOf = (id: string) => this.connectionOf(this.live.find((l) => l.id === id)?.host ?? 'local');
+    // An extra container of an instance that stays (two after an interrupted replacement) keeps its
+    // instance's address and reservation.
+    const stays = (instance: string) => this.desired.some((d) => d.instance === instance);
+    const gone = plan.remove.filter((r) => !stays(r.instance)).map((r) => r.instance);
+    if (!this.rollouts) {
+      if (this.dnsServer) await docker.publishDnsRecords(app, dnsInstances(this.records, this.blueprint));
+      for (const extra of plan.remove) {
+        await docker.removeContainer(extra.id, hostOf(extra.id));
+        if (!stays(extra.instance)) delete this.addresses[extra.instance];
+        this.say(`removed ${extra.instance}`);
+      }
+    } else {
+      // Out of the names together, one drain (the longest of their services'), then stopped gracefully.
+      const serviceOf = (id: string) =>
+        this.blueprint.services.find((s) => s.id === this.live.find((l) => l.id === id)?.service);
+      for (const extra of plan.remove) this.serving.delete(extra.id);
+      await this.publish();
+      if (!this.dnsServer)
+        for (const extra of plan.remove)
+          await docker.disconnectContainer(extra.id, this.network, hostOf(extra.id));
+      const drainMs = Math.max(
+        0,
+        ...plan.remove.map((x) => updatePolicyOf(serviceOf(x.id)?.update, this.blueprint.update).drainMs),
       );
-      delete this.addresses[extra.instance];
-      this.say(`removed ${extra.instance}`);
+      if (drainMs > 0) await sleep(drainMs);
+      await mapLimit(
+        plan.remove,
+        this.input.options.parallelism ?? OPERATION_DEFAULTS.parallelism,
+        async (extra) => {
+          const grace = serviceOf(extra.id)?.stopGracePeriodMs;
+          const host = hostOf(extra.id);
+          await docker.stopContainer({
+            id: extra.id,
+            ...(host ? { host } : {}),
+            ...(grace !== undefined ? { gracePeriodMs: grace } : {}),
+          });
+          if (!stays(extra.instance)) delete this.addresses[extra.instance];
+          this.say(`removed ${extra.instance}`);
+        },
+      );
     }
-    await docker.releaseHosts({ app, instances: plan.remove.map((r) => r.instance) });
+    await docker.releaseHosts({ app, instances: gone });
   }
 }
 

@@ -1,4 +1,4 @@
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { dockerActivities } from '../activity-options';
 import {
   operationProgressQuery,
@@ -8,6 +8,7 @@ import {
   type OperationType,
 } from '../api/operations';
 import { BERTH_STATUS } from '../api/search-attributes';
+import { RolloutControl } from './control';
 import { converge } from './converge';
 
 /** Operations are child workflows of the app workflow, one per run, each visible in the Web UI. */
@@ -15,7 +16,7 @@ import { converge } from './converge';
 async function run(
   operation: OperationType,
   input: OperationInput,
-  body: (progress: OperationProgress) => Promise<OperationResult>,
+  body: (progress: OperationProgress, control: RolloutControl) => Promise<OperationResult>,
 ): Promise<OperationResult> {
   const progress: OperationProgress = {
     app: input.app,
@@ -26,28 +27,35 @@ async function run(
     events: [],
   };
   setHandler(operationProgressQuery, () => progress);
+  const control = new RolloutControl(progress);
+  control.register();
   try {
-    const result = await body(progress);
+    const result = await body(progress, control);
     upsertSearchAttributes([{ key: BERTH_STATUS, value: 'completed' }]);
     return result;
   } catch (err) {
-    progress.phase = 'failed';
-    upsertSearchAttributes([{ key: BERTH_STATUS, value: 'failed' }]);
+    progress.phase = isCancellation(err) ? 'cancelled' : 'failed';
+    upsertSearchAttributes([{ key: BERTH_STATUS, value: progress.phase }]);
     throw err;
   }
 }
 
 export async function deploy(input: OperationInput): Promise<OperationResult> {
-  return run('deploy', input, (progress) => converge(input, progress));
+  return run('deploy', input, (progress, control) => converge(input, progress, control));
+}
+
+/** An earlier version of the app, deployed again through the same rollout. */
+export async function rollback(input: OperationInput): Promise<OperationResult> {
+  return run('rollback', input, (progress, control) => converge(input, progress, control));
 }
 
 export async function scale(input: OperationInput): Promise<OperationResult> {
-  return run('scale', input, (progress) => converge(input, progress));
+  return run('scale', input, (progress, control) => converge(input, progress, control));
 }
 
 /** Reconciles to the desired state: restarts stopped instances, recreates missing ones, removes extras. */
 export async function heal(input: OperationInput): Promise<OperationResult> {
-  return run('heal', input, (progress) => converge(input, progress));
+  return run('heal', input, (progress, control) => converge(input, progress, control));
 }
 
 /** Removes everything the app owns: names, containers, network, reservations, subnet. */

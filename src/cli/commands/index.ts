@@ -5,6 +5,7 @@ import { registerDestroy, registerHeal, registerRetry, registerScale } from './o
 import { registerHosts } from './hosts';
 import { registerPlan } from './plan';
 import { registerPolicy } from './policy';
+import { registerRollout } from './rollout';
 import { registerSensor } from './sensor';
 import { registerServer } from './server';
 import { registerSetupImage } from './setup-image';
@@ -25,6 +26,7 @@ export const COMMANDS: RegisterCommand[] = [
   registerHeal,
   registerDestroy,
   registerRetry,
+  registerRollout,
   registerServer,
   registerWorker,
   registerCodecServer,

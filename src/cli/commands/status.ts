@@ -1,49 +1,65 @@
 import type { Command } from 'commander';
 import { instanceDnsName } from '../../core/names';
+import type { AppStateView } from '../../../workflows/api/app';
+import type { HostView } from '../../../workflows/api/inventory';
 import type { AppStatus } from '../../../workflows/api/status';
+import { UnknownAppError } from '../../clients/app';
 import { announceStarted, info, printJson, setJsonMode, table } from '../output';
-import { openSession, startRead } from '../session';
+import { openSession, startRead, type Session } from '../session';
 
+/**
+ * `berth status` answers from queries: each app workflow's recorded instances (what its last
+ * operation left), with each host's health and how long ago the inventory last sensed it. Nothing
+ * is started, so the Web UI's list holds only the operations users ran. `--live` asks the engines
+ * instead (a `status` workflow run).
+ */
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description("show apps' instances: state, address, forwarded ports, DNS names (runs a status workflow)")
+    .description("show apps' instances: host, address, forwarded ports, DNS names (from the app workflows)")
     .argument('[app]', 'one app (default: all)')
+    .option('--live', "ask every host's engine what runs (runs a status workflow)")
     .option('--json', 'machine-readable output')
-    .action(async (app: string | undefined, opts: { json?: boolean }) => {
+    .action(async (app: string | undefined, opts: { json?: boolean; live?: boolean }) => {
       setJsonMode(Boolean(opts.json));
       const session = await openSession({ autostart: false });
-      // Status runs are reads: a unique ID per run, so several can run at once.
-      const workflowId = `berth-status-${app ?? 'all'}-${Date.now()}`;
-      const op = await startRead<AppStatus[]>(session, 'status', workflowId, [{ app }], app ?? '*');
-      if (!opts.json) announceStarted(op, 'status');
-      const apps = await op.result();
-      const states = await Promise.all(apps.map((a) => session.apps.state(a.app)));
-      if (opts.json) {
-        printJson({
-          workflowId,
-          ui: op.ui,
-          apps: apps.map((a, i) => ({
-            ...a,
-            desired: states[i]?.replicas,
-            phase: states[i]?.phase,
-            lastOperation: states[i]?.operations.at(-1),
-            instances: a.instances.map((x) => ({ ...x, dns: instanceDnsName(a.app, x.service, x.instance) })),
-          })),
-        });
-        return;
-      }
+      if (opts.live) return liveStatus(session, app, Boolean(opts.json));
+      const names = app ? [app] : await session.apps.list();
+      const states = (await Promise.all(names.map((a) => session.apps.state(a)))).filter(
+        (s): s is AppStateView => !!s && s.phase !== 'destroyed',
+      );
+      if (app && states.length === 0) throw new UnknownAppError(app);
+      const hosts = await session.inventory.hosts().catch(() => [] as HostView[]);
+      const hostOf = (id: string) => hosts.find((h) => h.id === id);
+      const now = Date.now();
+      const apps = states.map((s) => ({
+        app: s.app,
+        phase: s.phase,
+        version: s.version,
+        desired: s.replicas,
+        lastOperation: s.operations.at(-1),
+        instances: s.instances.map((i) => {
+          const host = hostOf(i.host);
+          return {
+            ...i,
+            state: host?.status === 'failed' ? 'host failed' : 'running',
+            hostStatus: host?.status ?? (i.host === 'local' ? 'ready' : 'unknown'),
+            ...(host?.sensors ? { sensedAgoMs: Math.max(0, now - host.sensors.atMs) } : {}),
+            ports: i.ports ?? [],
+            dns: instanceDnsName(s.app, i.service, i.instance),
+          };
+        }),
+      }));
+      if (opts.json) return printJson({ apps });
       if (apps.length === 0) return info('no apps');
-      for (const [i, a] of apps.entries()) {
-        const state = states[i];
-        const last = state?.operations.at(-1);
+      for (const a of apps) {
+        const last = a.lastOperation;
         info(
-          `${a.app}: ${state?.phase ?? 'unmanaged'}` +
-            (state
-              ? `, desired ${Object.entries(state.replicas)
-                  .map(([s, n]) => `${s}=${n}`)
-                  .join(' ')}`
-              : '') +
+          `${a.app}: ${a.phase}${a.version !== undefined ? `, version ${a.version}` : ''}, desired ${Object.entries(
+            a.desired,
+          )
+            .map(([s, n]) => `${s}=${n}`)
+            .join(' ')}` +
             (last ? `, last operation ${last.id} ${last.status}${last.error ? `: ${last.error}` : ''}` : ''),
         );
       }
@@ -56,9 +72,43 @@ export function registerStatus(program: Command): void {
           i.state,
           i.ip ?? '-',
           i.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.container}/${p.protocol}`).join(',') || '-',
-          instanceDnsName(a.app, i.service, i.instance),
+          i.dns,
+          i.sensedAgoMs !== undefined ? `${Math.round(i.sensedAgoMs / 1000)}s ago` : '-',
         ]),
       );
-      info(table([['APP', 'SERVICE', 'INSTANCE', 'HOST', 'STATE', 'IP', 'PORTS', 'DNS'], ...rows]));
+      info(table([['APP', 'SERVICE', 'INSTANCE', 'HOST', 'STATE', 'IP', 'PORTS', 'DNS', 'SENSED'], ...rows]));
     });
+}
+
+/** What every engine says runs, through a `status` workflow (reads only; a unique ID per run). */
+async function liveStatus(session: Session, app: string | undefined, json: boolean): Promise<void> {
+  const workflowId = `berth-status-${app ?? 'all'}-${Date.now()}`;
+  const op = await startRead<AppStatus[]>(session, 'status', workflowId, [{ app }], app ?? '*');
+  if (!json) announceStarted(op, 'status');
+  const apps = await op.result();
+  if (json) {
+    printJson({
+      workflowId,
+      ui: op.ui,
+      apps: apps.map((a) => ({
+        ...a,
+        instances: a.instances.map((x) => ({ ...x, dns: instanceDnsName(a.app, x.service, x.instance) })),
+      })),
+    });
+    return;
+  }
+  if (apps.length === 0) return info('no apps');
+  const rows = apps.flatMap((a) =>
+    a.instances.map((i) => [
+      a.app,
+      i.service,
+      i.instance,
+      i.host,
+      i.state,
+      i.ip ?? '-',
+      i.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.container}/${p.protocol}`).join(',') || '-',
+      instanceDnsName(a.app, i.service, i.instance),
+    ]),
+  );
+  info(table([['APP', 'SERVICE', 'INSTANCE', 'HOST', 'STATE', 'IP', 'PORTS', 'DNS'], ...rows]));
 }

@@ -3,6 +3,7 @@
  * Workflows consume only this model, never raw YAML.
  */
 import type { AffinityRule, StrategyConfig } from '../placement/types';
+import type { UpdatePolicy } from '../rollout';
 
 /** Where a value came from in a blueprint file, for located error messages. */
 export interface SourcePosition {
@@ -101,6 +102,11 @@ export interface Service {
   links?: Record<string, string>;
   /** Names of the secrets this service's env uses (values are never in the model). */
   secrets?: string[];
+  /** How a change is rolled out (over the blueprint's `update`, over the defaults). */
+  update?: Partial<UpdatePolicy>;
+  /** Sent to stop an instance (default SIGTERM), then `stopGracePeriodMs` (default 10 s) before SIGKILL. */
+  stopSignal?: string;
+  stopGracePeriodMs?: number;
   position: SourcePosition;
 }
 
@@ -116,4 +122,6 @@ export interface Blueprint {
   secrets: string[];
   /** In dependency order: every service comes after the services it depends on. */
   services: Service[];
+  /** The default rollout of every service (each may override keys in its own `update`). */
+  update?: Partial<UpdatePolicy>;
 }
