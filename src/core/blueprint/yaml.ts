@@ -7,6 +7,7 @@ import {
   isMap,
   isScalar,
   isSeq,
+  type Alias,
   type Document,
   type LineCounter,
   type Node,
@@ -19,6 +20,8 @@ export interface Ctx {
   file: string;
   lineCounter: LineCounter;
   doc: Document;
+  /** Each alias with the node its anchor names, resolved once (`document.ts` bounds what they add). */
+  aliases: Map<Alias, Node | undefined>;
   problems: Problem[];
 }
 
@@ -35,14 +38,29 @@ export function positionOf(ctx: Ctx, node: Node | null | undefined): SourcePosit
   return { file: ctx.file, line, col };
 }
 
-export function report(ctx: Ctx, node: Node | null | undefined, message: string, key?: string): void {
-  ctx.problems.push({ ...positionOf(ctx, node), key, message });
+const MAX_MESSAGE_CHARS = 400;
+
+/**
+ * A problem stays one printable line: control characters a file may hold (NUL, ESC, CR, LF...) are
+ * shown escaped, and a huge key or value cannot make a huge message.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
+  return clean.length > MAX_MESSAGE_CHARS ? `${clean.slice(0, MAX_MESSAGE_CHARS - 3)}...` : clean;
 }
 
-/** Follows YAML aliases (`*anchor`) to the node they name; empty scalars become `null`. */
+export function report(ctx: Ctx, node: Node | null | undefined, message: string, key?: string): void {
+  ctx.problems.push({ ...positionOf(ctx, node), key, message: printable(message) });
+}
+
+/** Follows a YAML alias (`*anchor`) to the node it names; empty scalars become `null`. */
 export function deref(ctx: Ctx, node: unknown): Node | null {
-  let n = node;
-  for (let i = 0; i < 10 && isAlias(n); i++) n = n.resolve(ctx.doc);
+  // An anchor is never on an alias, so one step is enough; checkBlueprint refused unresolved ones.
+  const n = isAlias(node) ? ctx.aliases.get(node) : node;
   if (!n || (isScalar(n) && n.value === null)) return null;
   return n as Node;
 }
