@@ -134,7 +134,10 @@ describe('payload encryption: secrets never reach the history in clear', () => {
     // A client WITHOUT the codec: what anyone with access to the Temporal server sees.
     plainConnection = await Connection.connect({ address: testAddress() });
     plain = new Client({ connection: plainConnection });
-    codecServer = await startCodecServer({ port: 0, origin: 'http://localhost:8233' });
+    codecServer = await startCodecServer({
+      port: 0,
+      access: { mode: 'local', origin: 'http://localhost:8233' },
+    });
   });
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { registerCodecServer } from './codec-server';
 import { registerDeploy } from './deploy';
 import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
 import { registerHosts } from './hosts';
+import { registerListeners } from './listeners';
 import { registerPlan } from './plan';
 import { registerPolicy } from './policy';
 import { registerSensor } from './sensor';
@@ -33,4 +34,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerPolicy,
   registerSensor,
   registerHosts,
+  registerListeners,
 ];

@@ -8,7 +8,7 @@
  */
 import * as ipaddr from 'ipaddr.js';
 import { LineCounter, isMap, isScalar, isSeq, type Node } from 'yaml';
-import { UserError } from '../errors';
+import { UserError, printable } from '../errors';
 import { isDnsLabel } from '../names';
 import type { Blueprint, Problem, Service, StrategyConfig } from './model';
 import { didYouMean } from './didyoumean';
@@ -17,7 +17,7 @@ import { orderByDependencies, type Edge } from './deps';
 import { SECRET_NAME_RE } from './references';
 import { parseService, type ServiceDraft } from './service';
 import { readChain } from './strategies';
-import { at, entries, items, printable, report, textOf, type Ctx, type Entry } from './yaml';
+import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
 import { readDocument } from './document';
 import { MAX_SERVICES } from './limits';
 import { expected, readString } from './read';

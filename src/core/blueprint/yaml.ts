@@ -14,6 +14,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { Problem, SourcePosition } from './model';
+import { printable } from '../errors';
 
 /** Parsing context: the file, its line index, and the problems found so far. */
 export interface Ctx {
@@ -36,21 +37,6 @@ export interface Entry {
 export function positionOf(ctx: Ctx, node: Node | null | undefined): SourcePosition {
   const { line, col } = ctx.lineCounter.linePos(node?.range?.[0] ?? 0);
   return { file: ctx.file, line, col };
-}
-
-const MAX_MESSAGE_CHARS = 400;
-
-/**
- * A problem stays one printable line: control characters a file may hold (NUL, ESC, CR, LF...) are
- * shown escaped, and a huge key or value cannot make a huge message.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
-  });
-  return clean.length > MAX_MESSAGE_CHARS ? `${clean.slice(0, MAX_MESSAGE_CHARS - 3)}...` : clean;
 }
 
 export function report(ctx: Ctx, node: Node | null | undefined, message: string, key?: string): void {
