@@ -1,5 +1,4 @@
 import * as crypto from 'crypto';
-import * as http from 'http';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -8,6 +7,7 @@ import { startCodecServer, type CodecServer } from '../../src/adapters/codec-ser
 import { loadLocalToken } from '../../src/adapters/local-token';
 import { appWorkflowId, inventoryWorkflowId, operationWorkflowId } from '../../src/core/names';
 import { appContainers, docker, uniqueApp } from '../support/docker';
+import { httpRequest } from '../support/http';
 import { blueprintOf, innermost, operate, operateExpectingFailure, session } from '../support/operations';
 import { inProcessWorker, testAddress, testClient, uniqueTaskQueue } from '../support/temporal';
 
@@ -91,22 +91,12 @@ function failuresOf(history: History): { source: string; message: string; encode
   return found;
 }
 
-function post(
+const post = (
   url: string,
   body: string,
   headers: Record<string, string> = { 'Content-Type': 'application/json' },
   method = 'POST',
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+) => httpRequest(url, { method, headers, body });
 
 const toJson = (p: Payload) => ({
   metadata: Object.fromEntries(

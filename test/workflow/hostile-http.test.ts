@@ -14,26 +14,13 @@ import { MAX_CODEC_PAYLOADS, startCodecServer, type CodecServer } from '../../sr
 import { loadLocalToken, localTokenFile } from '../../src/adapters/local-token';
 import { startSensorServer, type SensorServer } from '../../src/adapters/sensor-http';
 import { tempDir } from '../support/cli';
+import { httpRequest, type HttpAnswer } from '../support/http';
 import { testClient } from '../support/temporal';
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Answer = HttpAnswer;
 
-/** One request with exactly these headers (Host and Origin included), to 127.0.0.1. */
-function request(url: string, headers: Record<string, string>, body = '', method = 'POST'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const request = (url: string, headers: Record<string, string>, body = '', method = 'POST') =>
+  httpRequest(url, { method, headers, body });
 
 const message = (a: Answer): string => (JSON.parse(a.body) as { message: string }).message;
 
