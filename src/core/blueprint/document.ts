@@ -29,6 +29,8 @@ export interface ReadDocument {
 
 type Located = (offset: number, message: string) => void;
 
+const MAX_YAML_ERRORS = 20;
+
 /** The document, or `undefined` with the reasons added to `problems`. */
 export function readDocument(
   text: string,
@@ -52,7 +54,14 @@ export function readDocument(
     return undefined;
   }
   const doc = compose(tokens, text.length);
-  for (const err of doc.errors) refuse(err.pos[0], `invalid YAML: ${err.message.split('\n')[0]}`);
+  // A binary or badly broken file gives an error per token: the first few say where it breaks.
+  for (const err of doc.errors.slice(0, MAX_YAML_ERRORS))
+    refuse(err.pos[0], `invalid YAML: ${err.message.split('\n')[0]}`);
+  if (doc.errors.length > MAX_YAML_ERRORS)
+    refuse(
+      doc.errors[MAX_YAML_ERRORS].pos[0],
+      `invalid YAML: ${doc.errors.length - MAX_YAML_ERRORS} more errors from here on, not shown`,
+    );
   if (problems.length) return undefined;
   const aliases = resolveAliases(doc.contents);
   checkExpansion(doc.contents, aliases, (node, message) => refuse(node.range?.[0] ?? 0, message));

@@ -237,6 +237,13 @@ describe('image and dockerfile', () => {
 });
 
 describe('messages stay printable', () => {
+  it('a badly broken file reports its first 20 YAML errors and how many more', () => {
+    const found = problems(yaml('id: shop', 'services:', ...Array.from({ length: 40 }, () => '  - a: b: c')));
+    expect(found).toHaveLength(21);
+    expect(found.slice(0, 20).every((p) => /^\d+:\d+: invalid YAML: /.test(p))).toBe(true);
+    expect(found[20]).toMatch(/^\d+:\d+: invalid YAML: \d+ more errors from here on, not shown$/);
+  });
+
   it('control characters in a key are escaped, and a huge key is cut', () => {
     expect(problems(yaml(...head, '  - id: web', '    image: a', '    "a\\u001b[31mb\\rc": 1'))).toEqual([
       "5:5: unknown key 'a\\x1b[31mb\\x0dc' in service 'web'",
