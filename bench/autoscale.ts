@@ -37,9 +37,12 @@ const { home, env } = benchHome(
 const berth = berthCli(env, home);
 
 async function sensor(value: number): Promise<void> {
+  // The endpoint wants the local token of the bench's own BERTH_HOME, made by its server.
+  const token = fs.readFileSync(path.join(home, 'http.token'), 'utf8').trim();
   const r = await fetch(`http://127.0.0.1:${SENSOR_PORT}/v1/sensors/${APP}/web/load`, {
     method: 'POST',
     body: String(value),
+    headers: { Authorization: `Bearer ${token}` },
   });
   if (r.status !== 202) throw new Error(`sensor endpoint answered ${r.status}: ${await r.text()}`);
 }

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { UserError } from '../core/errors';
-import { berthHome } from './paths';
+import { berthHome, createSecretFile } from './paths';
 
 /**
  * Berth's payload codec: every payload (workflow and activity inputs and results, update and query
@@ -48,20 +48,6 @@ function parseKey(text: Buffer | string, where: string): CodecKey {
   return { key, id: codecKeyId(key) };
 }
 
-/** Writes a new random key with mode 0600, atomically; when another process won the race, its key is used. */
-function createKeyFile(file: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, `${crypto.randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
-
 /**
  * The codec key: `BERTH_CODEC_KEY` (base64), else `$BERTH_HOME/codec.key`, created with 32 random
  * bytes and mode 0600 on first use. Every client and worker of one Berth must share it.
@@ -71,7 +57,7 @@ export function loadCodecKey(): CodecKey {
   if (fromEnv !== undefined && fromEnv !== '') return parseKey(fromEnv, KEY_ENV);
   const file = codecKeyFile();
   try {
-    if (!fs.existsSync(file)) createKeyFile(file);
+    if (!fs.existsSync(file)) createSecretFile(file, `${crypto.randomBytes(KEY_BYTES).toString('base64')}\n`);
     return parseKey(fs.readFileSync(file), file);
   } catch (err) {
     if (err instanceof UserError) throw err;

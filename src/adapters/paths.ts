@@ -1,3 +1,4 @@
+import * as crypto from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
 import * as fs from 'fs';
@@ -21,4 +22,21 @@ export function projectRoot(): string {
     dir = path.dirname(dir);
   }
   throw new Error(`cannot find Berth's package.json above ${__dirname}`);
+}
+
+/**
+ * Writes a new secret file (mode 0600) atomically unless it exists; when another process won the
+ * race, its file stays and is the one every process reads.
+ */
+export function createSecretFile(file: string, content: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, content, { mode: 0o600, flag: 'wx' });
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }

@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { UserError } from '../core/errors';
+import { UserError, printable } from '../core/errors';
+import { SENSOR_VALUE_EXPECTED, isPlainDecimal, parseDecimal, sensorTargetProblem } from '../core/sensors';
 import { policyWorkflowId } from '../core/names';
 import { metricSignal, type AutoscalerPolicyState } from '../../workflows/api/autoscaler';
 import { appState } from './app';
@@ -23,7 +24,7 @@ export class PolicyNotFoundError extends UserError {
   override readonly name = 'PolicyNotFoundError';
 }
 
-/** A sensor value that is not a finite number (the HTTP endpoint answers 400). */
+/** A sensor value or name Berth does not accept (the HTTP endpoint answers 400). */
 export class BadSensorValueError extends UserError {
   override readonly name = 'BadSensorValueError';
 }
@@ -42,11 +43,13 @@ export interface PolicySummary {
   error?: string;
 }
 
-/** `42`, `-1.5`, `1e3`: a finite number, else a one-line error naming the value. */
+/** `42`, `-1.5`: a plain decimal number (`src/core/sensors.ts`), else a one-line error naming the value. */
 export function parseSensorValue(text: string): number {
-  const trimmed = text.trim();
-  const value = trimmed === '' ? NaN : Number(trimmed);
-  if (!Number.isFinite(value)) throw new BadSensorValueError(`VALUE must be a number, got '${text}'`);
+  const value = parseDecimal(text.trim());
+  if (value === undefined)
+    throw new BadSensorValueError(
+      `VALUE must be ${SENSOR_VALUE_EXPECTED}, got '${printable(text.length > 40 ? `${text.slice(0, 37)}...` : text)}'`,
+    );
   return value;
 }
 
@@ -57,14 +60,20 @@ export function parseKind(text: string | undefined): PolicyKind | undefined {
   return text as PolicyKind;
 }
 
+/** App and service by Berth's name rules, and a metric name (`src/core/sensors.ts`), or BadSensorValueError. */
+export function checkSensorTarget(app: string, service: string, name: string): void {
+  const problem = sensorTargetProblem(app, service, name);
+  if (problem) throw new BadSensorValueError(problem);
+}
+
 /** Sends a value to the autoscaler policy of `app`/`service` (signal `metric`). */
 export async function pushMetric(
   client: Client,
   req: { app: string; service: string; name: string; value: number; atMs?: number },
 ): Promise<{ workflowId: string }> {
-  if (!req.name) throw new BadSensorValueError('NAME must not be empty');
-  if (!Number.isFinite(req.value))
-    throw new BadSensorValueError(`VALUE must be a number, got '${req.value}'`);
+  checkSensorTarget(req.app, req.service, req.name);
+  if (!isPlainDecimal(req.value))
+    throw new BadSensorValueError(`VALUE must be ${SENSOR_VALUE_EXPECTED}, got '${req.value}'`);
   const workflowId = policyWorkflowId(req.app, req.service, 'autoscaler');
   try {
     await client.workflow.getHandle(workflowId).signal(metricSignal, {

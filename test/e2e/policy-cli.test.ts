@@ -15,6 +15,17 @@ import {
   type CliResult,
 } from '../support/cli';
 import { waitFor } from '../support/policies';
+import { loadLocalToken } from '../../src/adapters/local-token';
+
+/** The parent of a live process, from /proc (undefined once it is gone, or a zombie). */
+function parentOf(pid: number): number | undefined {
+  try {
+    const [state, ppid] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return state === 'Z' ? undefined : Number(ppid);
+  } catch {
+    return undefined;
+  }
+}
 
 interface Listed {
   app: string;
@@ -30,13 +41,17 @@ describe('policy and sensor commands end to end', () => {
   const env: NodeJS.ProcessEnv = { BERTH_TASK_QUEUE: `test-policycli-${process.pid}` };
   let worker: ChildProcess | undefined;
   let sensorUrl = '';
+  let listenerPid = 0;
   const app = uniqueApp('policycli');
 
   beforeAll(async () => {
     env.TEMPORAL_ADDRESS = process.env.BERTH_TEST_TEMPORAL_ADDRESS;
     let output = '';
     worker = await startWorkerProcess(env, 60_000, ['--sensor-port', '0'], (o) => (output = o));
-    sensorUrl = /Sensor endpoint (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1] ?? '';
+    const m = /Sensor endpoint (http:\/\/127\.0\.0\.1:(\d+))\S* \(pid (\d+)\)/.exec(output);
+    sensorUrl = m?.[1] ?? '';
+    env.BERTH_SENSOR_PORT = m?.[2];
+    listenerPid = Number(m?.[3]);
   });
 
   afterAll(async () => {
@@ -50,16 +65,22 @@ describe('policy and sensor commands end to end', () => {
     if (r.code !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout).policies as Listed[];
   };
+  // What a script does: the local token from $BERTH_HOME (the run's, shared with the worker).
   const post = (p: string, body: string, type = 'text/plain') =>
-    fetch(`${sensorUrl}${p}`, { method: 'POST', body, headers: { 'Content-Type': type } }).then(
-      async (r) => ({
-        status: r.status,
-        body: (await r.json()) as { message?: string; value?: number },
-      }),
-    );
+    fetch(`${sensorUrl}${p}`, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': type, Authorization: `Bearer ${loadLocalToken()}` },
+    }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as { message?: string; value?: number },
+    }));
 
   test('deploy with policies, list them, pause/resume, and feed the autoscaler by CLI and HTTP', async () => {
     expect(sensorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // The endpoint runs in a child process of the worker, so a flood cannot stall its activities.
+    expect(listenerPid).not.toBe(worker!.pid);
+    expect(parentOf(listenerPid)).toBe(worker!.pid);
     const file = path.join(dir, 'app.yaml');
     fs.writeFileSync(
       file,
@@ -108,7 +129,7 @@ services:
     expect(decided.find((p) => p.kind === 'autoscaler')!.state!.metrics!.requests.value).toBe(7.5);
     expectOneLineError(
       await runCli(['sensor', app, 'web', 'requests', 'lots'], env),
-      /VALUE must be a number, got 'lots'/,
+      /VALUE must be a plain decimal number like 42 or -1.5, got 'lots'/,
     );
     expectOneLineError(
       await runCli(['sensor', app, 'nosuch', 'requests', '1'], env),
@@ -133,12 +154,27 @@ services:
     );
     expect(await post(`/v1/sensors/${app}/web/requests`, 'many')).toEqual({
       status: 400,
-      body: { message: "VALUE must be a number, got 'many'" },
+      body: { message: "VALUE must be a plain decimal number like 42 or -1.5, got 'many'" },
     });
     expect(await post(`/v1/sensors/${app}/web/requests`, '{"value": "x"}')).toEqual({
       status: 400,
-      body: { message: '"value" must be a number, got "x"' },
+      body: { message: '"value" must be a plain decimal number like 42 or -1.5, got "x"' },
     });
+    // berth sensor --http: the same endpoint, with the local token.
+    const viaHttp = await runCli(['sensor', app, 'web', 'requests', '14', '--http'], env);
+    expect(viaHttp.code).toBe(0);
+    expect(viaHttp.stdout).toMatch(new RegExp(`sent requests=14 to the autoscaler of ${app}/web`));
+    await waitFor(
+      'the value sent with --http',
+      list,
+      (x) => x.find((p) => p.kind === 'autoscaler')?.state?.metrics?.requests.value === 14,
+      20_000,
+      300,
+    );
+    expectOneLineError(
+      await runCli(['sensor', app, 'web', 'requests', '0x10', '--http'], env),
+      /VALUE must be a plain decimal number like 42 or -1\.5, got '0x10'/,
+    );
     expect(await post(`/v1/sensors/${app}/nosuch/requests`, '1')).toEqual({
       status: 404,
       body: { message: `no autoscaler policy for ${app}/nosuch` },
@@ -187,11 +223,36 @@ services:
     );
   });
 
+  test('the listeners process does not outlive a killed worker', async () => {
+    let output = '';
+    const other = await startWorkerProcess(
+      { ...env, BERTH_TASK_QUEUE: `${env.BERTH_TASK_QUEUE}-b` },
+      60_000,
+      ['--sensor-port', '0'],
+      (o) => (output = o),
+    );
+    const pid = Number(/\(pid (\d+)\)/.exec(output)?.[1]);
+    expect(parentOf(pid)).toBe(other.pid);
+    await stopProcess(other, 'SIGKILL');
+    // Its stdin pipe closes with the worker; it exits on its own.
+    await waitFor(
+      'the listeners process gone',
+      async () => parentOf(pid),
+      (ppid) => ppid === undefined,
+      15_000,
+      200,
+    );
+  });
+
   test('sensor and policy usage errors need no server', async () => {
     const offline = { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' };
     expectOneLineError(
       await runCli(['sensor', 'a', 'b', 'c', 'NaN'], offline),
-      /VALUE must be a number, got 'NaN'/,
+      /VALUE must be a plain decimal number like 42 or -1\.5, got 'NaN'/,
+    );
+    expectOneLineError(
+      await runCli(['sensor', '../a', 'b', 'c', '1'], offline),
+      /APP must be a DNS label \(a-z, 0-9, '-'; at most 63 characters\), got "\.\.\/a"/,
     );
     const missing: CliResult = await runCli(['sensor', 'a', 'b'], offline);
     expect(missing.code).toBe(2);

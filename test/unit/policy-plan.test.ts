@@ -101,18 +101,23 @@ describe('sensor values', () => {
   test.each([
     ['42', 42],
     [' -1.5 ', -1.5],
-    ['1e3', 1000],
   ])('%j is %d', (text, value) => expect(parseSensorValue(text)).toBe(value));
 
-  test.each(['', 'abc', 'NaN', 'Infinity', '12abc'])('%j is refused with the value named', (text) =>
-    expect(() => parseSensorValue(text)).toThrow(`VALUE must be a number, got '${text}'`),
+  test.each(['', 'abc', 'NaN', 'Infinity', '12abc', '1e3', '0x10'])(
+    '%j is refused with the value named',
+    (text) =>
+      expect(() => parseSensorValue(text)).toThrow(
+        `VALUE must be a plain decimal number like 42 or -1.5, got '${text}'`,
+      ),
   );
 
   test('the HTTP body: a number as text or JSON {"value": n}', () => {
     expect(sensorValueOf('7')).toBe(7);
     expect(sensorValueOf('{"value": 8.5}')).toBe(8.5);
-    expect(() => sensorValueOf('{"value": "x"}')).toThrow('"value" must be a number, got "x"');
-    expect(() => sensorValueOf('{"nope": 1}')).toThrow('"value" must be a number, got nothing');
+    const expected = 'must be a plain decimal number like 42 or -1.5';
+    expect(() => sensorValueOf('{"value": "x"}')).toThrow(`"value" ${expected}, got "x"`);
+    expect(() => sensorValueOf('{"value": 5e-324}')).toThrow(`"value" ${expected}, got 5e-324`);
+    expect(() => sensorValueOf('{"nope": 1}')).toThrow(`"value" ${expected}, got nothing`);
     expect(() => sensorValueOf('{bad')).toThrow('body is not valid JSON');
   });
 });

@@ -1,12 +1,13 @@
 import * as crypto from 'crypto';
-import * as http from 'http';
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { berthCodec, ENCRYPTED_ENCODING } from '../../src/adapters/codec';
 import { startCodecServer, type CodecServer } from '../../src/adapters/codec-server';
+import { loadLocalToken } from '../../src/adapters/local-token';
 import { appWorkflowId, inventoryWorkflowId, operationWorkflowId } from '../../src/core/names';
 import { appContainers, docker, uniqueApp } from '../support/docker';
+import { httpRequest } from '../support/http';
 import { blueprintOf, innermost, operate, operateExpectingFailure, session } from '../support/operations';
 import { inProcessWorker, testAddress, testClient, uniqueTaskQueue } from '../support/temporal';
 
@@ -90,22 +91,12 @@ function failuresOf(history: History): { source: string; message: string; encode
   return found;
 }
 
-function post(
+const post = (
   url: string,
   body: string,
   headers: Record<string, string> = { 'Content-Type': 'application/json' },
   method = 'POST',
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+) => httpRequest(url, { method, headers, body });
 
 const toJson = (p: Payload) => ({
   metadata: Object.fromEntries(
@@ -113,6 +104,9 @@ const toJson = (p: Payload) => ({
   ),
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
+
+/** What a local client (`temporal workflow show --codec-auth`, a script) sends: the local token. */
+const withToken = { 'Content-Type': 'application/json', Authorization: `Bearer ${loadLocalToken()}` };
 
 describe('payload encryption: secrets never reach the history in clear', () => {
   const taskQueue = uniqueTaskQueue('codec');
@@ -134,7 +128,10 @@ describe('payload encryption: secrets never reach the history in clear', () => {
     // A client WITHOUT the codec: what anyone with access to the Temporal server sees.
     plainConnection = await Connection.connect({ address: testAddress() });
     plain = new Client({ connection: plainConnection });
-    codecServer = await startCodecServer({ port: 0, origin: 'http://localhost:8233' });
+    codecServer = await startCodecServer({
+      port: 0,
+      access: { mode: 'local', origin: 'http://localhost:8233' },
+    });
   });
 
   afterAll(async () => {
@@ -258,11 +255,13 @@ services:
     };
     expect(operationInput.secrets['db-password']).toBe(secret);
 
-    // /encode then /decode round trip, and unencrypted payloads pass through /decode.
+    // /encode then /decode round trip (a local client with the token), and unencrypted payloads
+    // pass through /decode.
     const value = defaultPayloadConverter.toPayload({ hello: secret });
     const encodedResponse = await post(
       `${codecServer.url}/encode`,
       JSON.stringify({ payloads: [toJson(value)] }),
+      withToken,
     );
     expect(encodedResponse.status).toBe(200);
     expect(encodedResponse.body).not.toContain(
@@ -271,6 +270,7 @@ services:
     const back = await post(
       `${codecServer.url}/decode`,
       JSON.stringify({ payloads: [...JSON.parse(encodedResponse.body).payloads, toJson(value)] }),
+      withToken,
     );
     const both = JSON.parse(back.body).payloads as { data: string }[];
     expect(both.map((p) => JSON.parse(Buffer.from(p.data, 'base64').toString()))).toEqual([
@@ -295,14 +295,16 @@ services:
     expect(preflight.headers['access-control-allow-headers']).toMatch(/X-Namespace/i);
 
     // Everything else is refused.
-    expect((await post(`${codecServer.url}/other`, '{}')).status).toBe(404);
-    expect((await post(`${codecServer.url}/`, '', {}, 'GET')).status).toBe(404);
-    expect((await post(`${codecServer.url}/decode`, '', {}, 'GET')).status).toBe(405);
+    const auth = { Authorization: withToken.Authorization };
+    expect((await post(`${codecServer.url}/other`, '{}', withToken)).status).toBe(404);
+    expect((await post(`${codecServer.url}/`, '', auth, 'GET')).status).toBe(404);
+    expect((await post(`${codecServer.url}/decode`, '', auth, 'GET')).status).toBe(405);
     expect(
-      (await post(`${codecServer.url}/decode`, '{"payloads": []}', { 'Content-Type': 'text/plain' })).status,
+      (await post(`${codecServer.url}/decode`, '{"payloads": []}', { ...auth, 'Content-Type': 'text/plain' }))
+        .status,
     ).toBe(415);
-    expect((await post(`${codecServer.url}/decode`, 'not json')).status).toBe(400);
-    expect((await post(`${codecServer.url}/decode`, '{"nothing": 1}')).status).toBe(400);
+    expect((await post(`${codecServer.url}/decode`, 'not json', withToken)).status).toBe(400);
+    expect((await post(`${codecServer.url}/decode`, '{"nothing": 1}', withToken)).status).toBe(400);
     const foreign = await post(`${codecServer.url}/decode`, JSON.stringify({ payloads: input.map(toJson) }), {
       'Content-Type': 'application/json',
       Origin: 'https://evil.example',
@@ -314,8 +316,14 @@ services:
     // A payload sealed with another key is a clear 400, not a crash.
     const tampered = toJson(input[0]);
     tampered.metadata['encryption-key-id'] = Buffer.from('0000000000000000').toString('base64');
-    const wrongKey = await post(`${codecServer.url}/decode`, JSON.stringify({ payloads: [tampered] }));
+    const wrongKey = await post(
+      `${codecServer.url}/decode`,
+      JSON.stringify({ payloads: [tampered] }),
+      withToken,
+    );
     expect(wrongKey.status).toBe(400);
-    expect(JSON.parse(wrongKey.body).message).toMatch(/sealed with codec key 0000000000000000/);
+    expect(JSON.parse(wrongKey.body).message).toBe(
+      'payload 1 cannot be decrypted by this codec server (sealed with another key, altered or truncated)',
+    );
   });
 });

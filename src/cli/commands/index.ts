@@ -3,6 +3,7 @@ import { registerCodecServer } from './codec-server';
 import { registerDeploy } from './deploy';
 import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
 import { registerHosts } from './hosts';
+import { registerListeners } from './listeners';
 import { registerPlan } from './plan';
 import { registerPolicy } from './policy';
 import { registerRollout } from './rollout';
@@ -35,4 +36,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerPolicy,
   registerSensor,
   registerHosts,
+  registerListeners,
 ];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
+import { MAX_REPLICAS } from '../../core/blueprint/limits';
 import { followOperation, requestOperation, requestRetry } from '../operation';
 import { setJsonMode } from '../output';
 import { openSession } from '../session';
@@ -16,8 +17,8 @@ export function registerScale(program: Command): void {
   ).action(async (app: string, service: string, replicasText: string, flags: OperationFlags) => {
     setJsonMode(Boolean(flags.json));
     const replicas = Number(replicasText);
-    if (!/^\d+$/.test(replicasText))
-      throw new UserError(`replicas must be a whole number >= 0, got '${replicasText}'`);
+    if (!/^\d+$/.test(replicasText) || replicas > MAX_REPLICAS)
+      throw new UserError(`replicas must be a whole number from 0 to ${MAX_REPLICAS}, got '${replicasText}'`);
     const session = await openSession({ autostart: false });
     const operationId = await requestOperation(session, app, {
       type: 'scale',

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseBlueprint } from '../../core/blueprint/parse';
+import { readBlueprintText } from '../blueprint-file';
 import { UserError } from '../../core/errors';
 import { formatBytes } from '../../core/placement/config';
 import { buildDemand } from '../../core/placement/demand';
@@ -107,7 +108,7 @@ export function registerPlan(program: Command): void {
     .option('--explain', 'explain each placement (hosts evaluated, filtered, top scores)')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: PlanOptions) => {
-      const bp = parseBlueprint(readText(file, 'blueprint'), file);
+      const bp = parseBlueprint(readBlueprintText(file), file);
       const demand = buildDemand(bp);
       const hosts = await loadHosts(opts.inventory);
       const result = place({ containers: demand, hosts }, { explain: !!opts.explain });

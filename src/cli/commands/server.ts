@@ -5,16 +5,12 @@ import { UserError } from '../../core/errors';
 import { createDockerClient, dockerTarget } from '../../adapters/docker';
 import { stopDnsServer } from '../../adapters/dns';
 import { ensureBerthHome } from '../../adapters/paths';
-import {
-  connectClient,
-  connectNative,
-  embeddedUiPort,
-  isTemporalReachable,
-  temporalTarget,
-} from '../../adapters/temporal';
-import { defaultSensorPort, startSensorServer, type SensorServer } from '../../adapters/sensor-http';
-import { defaultCodecPort, startCodecServer, type CodecServer } from '../../adapters/codec-server';
+import { connectNative, embeddedUiPort, isTemporalReachable, temporalTarget } from '../../adapters/temporal';
+import { defaultSensorPort } from '../../adapters/sensor-http';
+import { defaultCodecPort } from '../../adapters/codec-server';
 import { berthCodec } from '../../adapters/codec';
+import { loadLocalToken } from '../../adapters/local-token';
+import { spawnListeners } from '../../runtime/listeners';
 import { startDevServer, type DevServer } from '../../runtime/dev-server';
 import { createBerthWorker } from '../../runtime/worker';
 import { info, warn } from '../output';
@@ -43,26 +39,26 @@ async function runServer(): Promise<void> {
   }
   const home = ensureBerthHome();
   berthCodec(); // a malformed key fails here, before anything starts; a missing one is created
-  // The codec server lets the Web UI show decrypted payloads; without it the UI still works (sealed payloads).
-  const uiOrigin = `http://localhost:${embeddedUiPort()}`;
-  const codec: CodecServer | undefined = await startCodecServer({
-    port: defaultCodecPort(),
-    origin: uiOrigin,
-  }).catch((err: Error) => {
-    warn(`${err.message}; the Web UI will show payloads encrypted`);
-    return undefined;
+  loadLocalToken(); // made here, so the listeners' child and local clients read the same one
+  // The codec server lets the Web UI show decrypted payloads, the sensor endpoint feeds autoscalers;
+  // without them the UI still works (sealed payloads) and `berth sensor` still does.
+  const listeners = await spawnListeners({
+    codec: { port: defaultCodecPort(), origin: `http://localhost:${embeddedUiPort()}` },
+    sensor: { port: defaultSensorPort() },
   });
-  const codecEndpoint = codec?.url.replace('127.0.0.1', 'localhost');
+  for (const error of listeners.errors) warn(error);
+  if (!listeners.codec) warn('the Web UI will show payloads encrypted');
+  if (!listeners.sensor) warn("use 'berth sensor' to feed autoscalers");
+  const codecEndpoint = listeners.codec?.replace('127.0.0.1', 'localhost');
   let devServer: DevServer;
   try {
     devServer = await startDevServer(target, path.join(home, 'temporal.log'), { codecEndpoint });
   } catch (err) {
-    await codec?.close();
+    await listeners.stop();
     throw err;
   }
   fs.writeFileSync(serverPidFile(), String(process.pid));
   fs.writeFileSync(path.join(home, 'temporal.pid'), String(devServer.process.pid));
-  let sensors: SensorServer | undefined;
   try {
     const worker = await createBerthWorker({
       connection: await connectNative(target),
@@ -73,21 +69,15 @@ async function runServer(): Promise<void> {
     });
     info(`Temporal server on ${target.address}, Web UI ${devServer.uiUrl}`);
     if (codecEndpoint) info(`Codec server ${codecEndpoint} (the Web UI decrypts payloads through it)`);
-    // The sensor endpoint feeds autoscaler policies; without it `berth sensor` still works.
-    sensors = await startSensorServer({
-      port: defaultSensorPort(),
-      client: await connectClient(target),
-    }).catch((err: Error) => void warn(`${err.message}; use 'berth sensor' instead`));
-    if (sensors) info(`Sensor endpoint ${sensors.url}/v1/sensors/{app}/{service}/{metric}`);
+    if (listeners.sensor) info(`Sensor endpoint ${listeners.sensor}/v1/sensors/{app}/{service}/{metric}`);
     info(
       `Berth worker polling task queue '${target.taskQueue}' (Docker: ${dockerTarget()}); Ctrl-C stops both`,
     );
     // The SDK shuts the worker down on SIGINT/SIGTERM; then the dev server goes too.
     await worker.run();
   } finally {
-    await sensors?.close();
     await devServer.stop();
-    await codec?.close();
+    await listeners.stop();
     fs.rmSync(serverPidFile(), { force: true });
     fs.rmSync(path.join(home, 'temporal.pid'), { force: true });
     info('stopped');

@@ -1,26 +1,30 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { UserError } from '../../core/errors';
 import { BlueprintError, parseBlueprint } from '../../core/blueprint/parse';
+import { readBlueprintText } from '../blueprint-file';
 
-/** Reads one file; the core parser is pure, so the file I/O lives here. */
-function validateFile(file: string): boolean {
-  let text: string;
+/** Where `validateFile` prints: the console for the CLI; tests pass their own and run it in-process. */
+export interface ValidateOutput {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const CONSOLE: ValidateOutput = { out: (line) => console.log(line), err: (line) => console.error(line) };
+
+/**
+ * Checks one file: `FILE: ok (N services)` on out, or each problem as `FILE:LINE:COL: message` (an
+ * unreadable file: `error: cannot read FILE: why`) on err. Anything else thrown is a bug.
+ */
+export function validateFile(file: string, print: ValidateOutput = CONSOLE): boolean {
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const message =
-      err instanceof Error ? err.message.replace(/, (open|read|scandir) '.*'$/, '') : String(err);
-    console.error(`error: cannot read ${file}: ${message}`);
-    return false;
-  }
-  try {
-    const blueprint = parseBlueprint(text, file);
+    const blueprint = parseBlueprint(readBlueprintText(file), file);
     const n = blueprint.services.length;
-    console.log(`${file}: ok (${n} service${n === 1 ? '' : 's'})`);
+    print.out(`${file}: ok (${n} service${n === 1 ? '' : 's'})`);
     return true;
   } catch (err) {
-    if (!(err instanceof BlueprintError)) throw err;
-    for (const line of err.problems) console.error(line);
+    if (err instanceof BlueprintError) for (const line of err.problems) print.err(line);
+    else if (err instanceof UserError) print.err(`error: ${err.message}`);
+    else throw err;
     return false;
   }
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createDockerClient, dockerTarget, pingDocker } from '../../adapters/docker';
-import { connectClient, connectNative, temporalTarget } from '../../adapters/temporal';
-import { startSensorServer } from '../../adapters/sensor-http';
+import { connectNative, temporalTarget } from '../../adapters/temporal';
+import { loadLocalToken } from '../../adapters/local-token';
+import { spawnListeners } from '../../runtime/listeners';
 import { UserError } from '../../core/errors';
 import { createBerthWorker } from '../../runtime/worker';
 import { info, warn } from '../output';
@@ -34,18 +35,24 @@ export function registerWorker(program: Command): void {
         docker,
         dockerTarget: dockerTarget(),
       });
-      const sensors =
-        sensorPort === undefined
-          ? undefined
-          : await startSensorServer({ port: sensorPort, client: await connectClient(target) });
-      if (sensors) info(`Sensor endpoint ${sensors.url}/v1/sensors/{app}/{service}/{metric}`);
+      if (sensorPort !== undefined) loadLocalToken(); // made before the child reads it
+      const listeners =
+        sensorPort === undefined ? undefined : await spawnListeners({ sensor: { port: sensorPort } });
+      if (listeners?.errors.length) {
+        await listeners.stop();
+        throw new UserError(listeners.errors[0]);
+      }
+      if (listeners?.sensor)
+        info(
+          `Sensor endpoint ${listeners.sensor}/v1/sensors/{app}/{service}/{metric} (pid ${listeners.pid})`,
+        );
       info(
         `Berth worker polling '${target.taskQueue}' on ${target.address} (namespace ${target.namespace}, Docker ${dockerTarget()})`,
       );
       try {
         await worker.run();
       } finally {
-        await sensors?.close();
+        await listeners?.stop();
       }
     });
 }

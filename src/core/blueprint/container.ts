@@ -5,20 +5,29 @@
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import type { HealthCheck, ImageSource, PortSpec, RestartPolicy, VolumeSpec } from './model';
 import { didYouMean } from './didyoumean';
-import { HEALTH_CHECK_KEYS, PROVISIONING_KEYS, RESOURCE_KEYS, RESTART_POLICIES } from './keys';
+import { HEALTH_CHECK_KEYS, PROVISIONING_KEYS, RESOURCE_KEYS, RESTART_POLICIES, ownValue } from './keys';
 import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
 import { expected, readCommand, readMap, readNumber, readString, readStringList, readUnit } from './read';
 import { parseCpus, parseDuration, parseMemory, parsePort, PORT_EXPECTED } from './units';
 
 const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 
+const IMAGE_EXPECTED = "an image reference like 'berth/busybox:1'";
+
 export function readImage(ctx: Ctx, e: Entry, where: string): string | undefined {
-  const image = readString(ctx, e, where, "an image reference like 'berth/busybox:1'");
+  const image = readStringOnly(ctx, e, where, IMAGE_EXPECTED);
   if (image !== undefined && !IMAGE_REF.test(image)) {
-    expected(ctx, e, where, "an image reference like 'berth/busybox:1'");
+    expected(ctx, e, where, IMAGE_EXPECTED);
     return undefined;
   }
   return image;
+}
+
+/** A string as written; a number or a boolean (`image: 0`, `image: true`) is a mistake here. */
+function readStringOnly(ctx: Ctx, e: Entry, where: string, what: string): string | undefined {
+  if (isScalar(e.value) && typeof e.value.value === 'string') return readString(ctx, e, where, what);
+  expected(ctx, e, where, what);
+  return undefined;
 }
 
 /** `name` + `tag` -> `name:tag` (a tag already in the name is an error). */
@@ -38,7 +47,11 @@ export function withTag(ctx: Ctx, image: string, tagEntry: Entry | undefined, wh
   return `${image}:${tag}`;
 }
 
-/** A Dockerfile: a URL, a path relative to the blueprint, or inline text (several lines or `FROM ...`). */
+/**
+ * A Dockerfile: a URL, a path, or inline text (several lines or `FROM ...`). A relative path is
+ * relative to the blueprint's folder and may not leave it (`../x`); an absolute path is taken as
+ * written, on purpose.
+ */
 export function readDockerfile(ctx: Ctx, e: Entry, where: string): ImageSource | undefined {
   if (isMap(e.value)) {
     const es = entries(ctx, e.value);
@@ -47,10 +60,12 @@ export function readDockerfile(ctx: Ctx, e: Entry, where: string): ImageSource |
       expected(ctx, e, where, 'a URL, a path, inline text, or one of {url: ...}, {path: ...}, {inline: ...}');
       return undefined;
     }
-    const text = readString(ctx, only, where);
-    return text === undefined ? undefined : { kind: 'dockerfile', [only.key]: text };
+    const text = readStringOnly(ctx, only, where, 'a string');
+    if (text === undefined) return undefined;
+    if (only.key === 'path' && !checkDockerfilePath(ctx, only, text, where)) return undefined;
+    return { kind: 'dockerfile', [only.key]: text };
   }
-  const text = readString(ctx, e, where, 'a Dockerfile URL, a path, or inline Dockerfile text');
+  const text = readStringOnly(ctx, e, where, 'a Dockerfile URL, a path, or inline Dockerfile text');
   if (text === undefined) return undefined;
   if (text.includes('\n') || /^\s*FROM\s/i.test(text)) return { kind: 'dockerfile', inline: text };
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
@@ -64,7 +79,26 @@ export function readDockerfile(ctx: Ctx, e: Entry, where: string): ImageSource |
     );
     return undefined;
   }
-  return { kind: 'dockerfile', path: text };
+  return checkDockerfilePath(ctx, e, text, where) ? { kind: 'dockerfile', path: text } : undefined;
+}
+
+/** A relative path must stay in the blueprint's folder (`a/../b` does; `../b`, `a/../../b` do not). */
+function checkDockerfilePath(ctx: Ctx, e: Entry, path: string, where: string): boolean {
+  let depth = 0;
+  for (const part of path.startsWith('/') ? [] : path.split('/')) {
+    if (part === '..') depth--;
+    else if (part !== '' && part !== '.') depth++;
+    if (depth < 0) {
+      report(
+        ctx,
+        at(e),
+        `key '${e.key}'${where}: path '${path}' leaves the blueprint's folder; a relative Dockerfile path must stay inside it (give an absolute path to use a Dockerfile elsewhere)`,
+        e.key,
+      );
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Shell steps: one string, or a list of strings run in order. */
@@ -199,12 +233,12 @@ export function readResources(
   where: string,
 ): void {
   if (kind === 'direct') {
-    setResource(ctx, res, RESOURCE_KEYS[e.key], e, where);
+    setResource(ctx, res, ownValue(RESOURCE_KEYS, e.key)!, e, where);
     return;
   }
   const table = kind === 'resources' ? RESOURCE_KEYS : PROVISIONING_KEYS;
   for (const r of readMap(ctx, e, where) ?? []) {
-    const which = table[r.key];
+    const which = ownValue(table, r.key);
     if (which) setResource(ctx, res, which, r, ` in '${e.key}'${where}`);
     else
       report(

@@ -42,6 +42,14 @@ export type Field =
   | 'policies'
   | 'enrichers';
 
+/**
+ * `table[key]` for the table's own keys only. Tables are plain objects, so `constructor`,
+ * `toString` or `__proto__` would otherwise be found on their prototype and taken for known keys.
+ */
+export function ownValue<T>(table: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /** Keys that structure a service; valid only directly on it. */
 export const SERVICE_STRUCTURE_KEYS: Record<string, Field> = {
   id: 'id',

@@ -7,8 +7,8 @@
  * Services are parsed in `service.ts`; references are checked and ordered here.
  */
 import * as ipaddr from 'ipaddr.js';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { UserError } from '../errors';
+import { LineCounter, isMap, isScalar, isSeq, type Node } from 'yaml';
+import { UserError, printable } from '../errors';
 import { isDnsLabel } from '../names';
 import type { Blueprint, Problem, Service, StrategyConfig } from './model';
 import { didYouMean } from './didyoumean';
@@ -18,6 +18,8 @@ import { SECRET_NAME_RE } from './references';
 import { parseService, type ServiceDraft } from './service';
 import { readChain } from './strategies';
 import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
+import { readDocument } from './document';
+import { MAX_SERVICES } from './limits';
 import { expected, readString } from './read';
 
 /** Raised when a blueprint has problems; each problem is located (file, line, column). */
@@ -47,15 +49,12 @@ export function parseBlueprint(text: string, file: string): Blueprint {
 /** Like `parseBlueprint`, but returns the problems (sorted by position) instead of throwing. */
 export function checkBlueprint(text: string, file: string): { blueprint?: Blueprint; problems: Problem[] } {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const ctx: Ctx = { file, lineCounter, doc, problems: [] };
-  for (const err of doc.errors) {
-    const { line, col } = lineCounter.linePos(err.pos[0]);
-    ctx.problems.push({ file, line, col, message: `invalid YAML: ${err.message.split('\n')[0]}` });
-  }
-  if (ctx.problems.length) return { problems: ctx.problems };
-  const blueprint = parseRoot(ctx, doc.contents);
-  const problems = ctx.problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  const problems: Problem[] = [];
+  const read = readDocument(text, file, lineCounter, problems);
+  if (!read) return { problems: problems.map((p) => ({ ...p, message: printable(p.message) })) };
+  const ctx: Ctx = { file, lineCounter, doc: read.doc, aliases: read.aliases, problems };
+  const blueprint = parseRoot(ctx, read.doc.contents);
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
   return problems.length || !blueprint ? { problems } : { blueprint, problems };
 }
 
@@ -100,6 +99,11 @@ function parseRoot(ctx: Ctx, root: Node | null): Blueprint | undefined {
   if (!servicesEntry || !isSeq(servicesEntry.value) || servicesEntry.value.items.length === 0) {
     if (servicesEntry) expected(ctx, servicesEntry, '', 'a non-empty list of services');
     else report(ctx, root, "key 'services' is required at top level (a list of services)", 'services');
+    return undefined;
+  }
+  if (servicesEntry.value.items.length > MAX_SERVICES) {
+    const extra = servicesEntry.value.items[MAX_SERVICES] as Node;
+    report(ctx, extra, `more than ${MAX_SERVICES} services (the bound on a blueprint)`, 'services');
     return undefined;
   }
   const drafts: ServiceDraft[] = [];

@@ -9,6 +9,7 @@ import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml
 import { expected, readBoolean, readNumber, readString, readUnit } from './read';
 import { parseDuration } from './units';
 import { autoscalerConfig } from '../policy/autoscaler';
+import { MAX_REPLICAS } from './limits';
 
 type Kind = 'string' | 'number' | 'count' | 'duration' | 'boolean' | 'template';
 interface PolicyType {
@@ -110,7 +111,7 @@ export const ENRICHER_TYPES: Record<string, PolicyType> = {
 };
 
 function typeNamed(table: Record<string, PolicyType>, written: string): string | undefined {
-  if (table[written]) return written;
+  if (Object.hasOwn(table, written)) return written;
   return Object.keys(table).find((k) => table[k].aliases.includes(written));
 }
 
@@ -264,6 +265,13 @@ function checkBounds(
     }
   };
   const before = pc.ctx.problems.length;
+  for (const size of ['minPoolSize', 'maxPoolSize'])
+    if (typeof c[size] === 'number' && (c[size] as number) > MAX_REPLICAS)
+      report(
+        pc.ctx,
+        node,
+        `policy 'autoscaler'${pc.where}: '${size}' (${c[size]}) must not exceed ${MAX_REPLICAS} (the bound on instances of a service)`,
+      );
   lt('metricLowerBound', 'metricUpperBound');
   lt('minPoolSize', 'maxPoolSize');
   if (!clean || pc.ctx.problems.length !== before) return;

@@ -35,7 +35,7 @@ export const ATTRIBUTE_ALIASES: Record<string, string> = {
 };
 
 export function nativeAttribute(name: string): string {
-  return ATTRIBUTE_ALIASES[name] ?? name;
+  return Object.hasOwn(ATTRIBUTE_ALIASES, name) ? ATTRIBUTE_ALIASES[name] : name;
 }
 
 /** Splits a template into literal text, references and secrets; `{error}` when malformed. */

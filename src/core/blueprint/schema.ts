@@ -4,6 +4,7 @@
  * authority and gives the located, explained messages.
  */
 import { strategyNames } from '../placement/registry';
+import { MAX_REPLICAS, MAX_SERVICES } from './limits';
 
 const str = { type: 'string' };
 const strOrNumber = { type: ['string', 'number'] };
@@ -28,6 +29,7 @@ const duration = {
 const memory = { type: ['string', 'number'], description: "e.g. '256MiB', '512m', '2g'; a number is MiB" };
 const cpu = { type: ['string', 'number'], description: "cores, e.g. 0.5, or millicores '500m'" };
 const serviceRefs = { oneOf: [str, { type: 'array', items: str }] };
+const replicaCount = { type: 'integer', minimum: 0, maximum: MAX_REPLICAS };
 
 const configProperties = {
   image: { ...str, description: "Image reference, e.g. 'berth/busybox:1'" },
@@ -35,7 +37,8 @@ const configProperties = {
   imageTag: strOrNumber,
   'docker.image.tag': strOrNumber,
   dockerfile: {
-    description: 'A Dockerfile: an http(s) URL, a path relative to the blueprint, or inline text',
+    description:
+      "A Dockerfile: an http(s) URL, a path (relative to the blueprint's folder, which it may not leave; or absolute), or inline text",
     oneOf: [
       str,
       { type: 'object', properties: { url: str, path: str, inline: str }, additionalProperties: false },
@@ -68,9 +71,9 @@ const configProperties = {
   volumeMappings: { type: 'object', additionalProperties: str },
   'docker.volumeMappings': { type: 'object', additionalProperties: str },
   links: { type: 'object', additionalProperties: str },
-  replicas: { type: 'integer', minimum: 0 },
-  initialSize: { type: 'integer', minimum: 0 },
-  'cluster.initial.size': { type: 'integer', minimum: 0 },
+  replicas: replicaCount,
+  initialSize: replicaCount,
+  'cluster.initial.size': replicaCount,
   memberSpec: { type: 'object' },
   'dynamiccluster.memberspec': { type: 'object' },
   resources: { type: 'object', properties: { cpu, cpus: cpu, memory }, additionalProperties: false },
@@ -173,7 +176,12 @@ export const BLUEPRINT_SCHEMA = {
         },
       ],
     },
-    services: { type: 'array', minItems: 1, items: { $ref: '#/definitions/service' } },
+    services: {
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_SERVICES,
+      items: { $ref: '#/definitions/service' },
+    },
   },
   definitions: {
     template: templateValue,

@@ -20,11 +20,13 @@ import {
   DEFAULT_BASE_IMAGE,
   MEMBER_STRUCTURE_KEYS,
   MERGEABLE_FIELDS,
+  ownValue,
   SERVICE_CONFIG_KEYS,
   SERVICE_STRUCTURE_KEYS,
   type Field,
 } from './keys';
 import { resolveType, type ResolvedType, type TypeKind } from './types';
+import { MAX_REPLICAS } from './limits';
 import { readAffinity, readChain } from './strategies';
 import { readPolicies, type PolicyContext } from './policies';
 import { templateUses } from './references';
@@ -87,7 +89,7 @@ export function parseService(
   const idEntry = es.find((e) => e.key === 'id');
   const id = idEntry ? readId(ctx, idEntry, index) : undefined;
   const where = id === undefined ? ` in service #${index + 1}` : ` in service '${id}'`;
-  const typeEntry = es.find((e) => SERVICE_STRUCTURE_KEYS[e.key] === 'type');
+  const typeEntry = es.find((e) => ownValue(SERVICE_STRUCTURE_KEYS, e.key) === 'type');
   const resolved = typeEntry ? resolveTypeAt(ctx, typeEntry, where) : undefined;
   if (!idEntry && resolved?.ok !== false) {
     report(ctx, node, `service #${index + 1} needs an 'id' (a DNS label naming the service)`, 'id');
@@ -159,9 +161,11 @@ function collect(
   member: boolean,
 ): void {
   for (const e of es) {
-    const field = table[e.key];
+    const field = ownValue(table, e.key);
     if (!field) {
-      const misplaced = SERVICE_STRUCTURE_KEYS[e.key] ? ` ('${e.key}' belongs directly on the service)` : '';
+      const misplaced = ownValue(SERVICE_STRUCTURE_KEYS, e.key)
+        ? ` ('${e.key}' belongs directly on the service)`
+        : '';
       report(
         ctx,
         e.keyNode,
@@ -245,7 +249,7 @@ function build(
       report(ctx, e.keyNode, `key '${e.key}'${where} applies to clusters only (type 'cluster')`, e.key);
   }
   if (isCluster && one('replicas'))
-    s.replicas = readNumber(ctx, one('replicas')!, where, { integer: true, min: 0 }) ?? 1;
+    s.replicas = readNumber(ctx, one('replicas')!, where, { integer: true, min: 0, max: MAX_REPLICAS }) ?? 1;
 
   // What each container runs: the member spec's type for clusters.
   let kind: TypeKind = declaredKind && declaredKind !== 'cluster' ? declaredKind : 'container';
@@ -376,8 +380,14 @@ function buildEnv(ctx: Ctx, draft: ServiceDraft, list: Entry[], where: string): 
   const secrets = new Set<string>();
   for (const e of list) {
     for (const v of readEnv(ctx, e, where, draft.service.id)) {
-      if (v.name in env) report(ctx, v.node, `env '${v.name}'${where} is set twice`);
-      env[v.name] = v.template;
+      if (Object.hasOwn(env, v.name)) report(ctx, v.node, `env '${v.name}'${where} is set twice`);
+      // defineProperty: a plain assignment of `__proto__` would set the prototype, not a variable.
+      Object.defineProperty(env, v.name, {
+        value: v.template,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       const uses = templateUses(v.template);
       for (const r of uses.refs) draft.uses.push({ target: r.service, node: v.node, via: `env '${v.name}'` });
       for (const name of uses.secrets) {

@@ -70,7 +70,7 @@ const SUPPORTED =
   "container, cluster, docker:IMAGE:TAG, or a Brooklyn alias listed in docs (e.g. 'org.apache.brooklyn.entity.group.DynamicCluster')";
 
 export function resolveType(written: string): ResolvedType {
-  const kind = TYPE_ALIASES[written];
+  const kind = Object.hasOwn(TYPE_ALIASES, written) ? TYPE_ALIASES[written] : undefined;
   if (kind) return { ok: true, kind, declared: kind === written ? undefined : written };
   if (written.startsWith('docker:')) {
     const image = written.slice('docker:'.length);

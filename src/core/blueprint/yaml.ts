@@ -7,18 +7,22 @@ import {
   isMap,
   isScalar,
   isSeq,
+  type Alias,
   type Document,
   type LineCounter,
   type Node,
   type YAMLMap,
 } from 'yaml';
 import type { Problem, SourcePosition } from './model';
+import { printable } from '../errors';
 
 /** Parsing context: the file, its line index, and the problems found so far. */
 export interface Ctx {
   file: string;
   lineCounter: LineCounter;
   doc: Document;
+  /** Each alias with the node its anchor names, resolved once (`document.ts` bounds what they add). */
+  aliases: Map<Alias, Node | undefined>;
   problems: Problem[];
 }
 
@@ -36,13 +40,13 @@ export function positionOf(ctx: Ctx, node: Node | null | undefined): SourcePosit
 }
 
 export function report(ctx: Ctx, node: Node | null | undefined, message: string, key?: string): void {
-  ctx.problems.push({ ...positionOf(ctx, node), key, message });
+  ctx.problems.push({ ...positionOf(ctx, node), key, message: printable(message) });
 }
 
-/** Follows YAML aliases (`*anchor`) to the node they name; empty scalars become `null`. */
+/** Follows a YAML alias (`*anchor`) to the node it names; empty scalars become `null`. */
 export function deref(ctx: Ctx, node: unknown): Node | null {
-  let n = node;
-  for (let i = 0; i < 10 && isAlias(n); i++) n = n.resolve(ctx.doc);
+  // An anchor is never on an alias, so one step is enough; checkBlueprint refused unresolved ones.
+  const n = isAlias(node) ? ctx.aliases.get(node) : node;
   if (!n || (isScalar(n) && n.value === null)) return null;
   return n as Node;
 }

@@ -37,7 +37,7 @@ describe('blueprint errors are located and explained', () => {
       '    ports: 8080x',
     );
     expect(problems(text)).toEqual([
-      "6:18: key 'initialSize' in service 'web' must be a whole number >= 0, got the string 'three'",
+      "6:18: key 'initialSize' in service 'web' must be a whole number between 0 and 1000, got the string 'three'",
       "7:12: key 'ports' in service 'web' must be a list of ports, each a port like '8080', '8081:80' (host:container) or '0:80/udp' (random host port), got the string '8080x'",
     ]);
   });

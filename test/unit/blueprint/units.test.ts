@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { parseCpus, parseDuration, parseMemory, parsePort } from '../../../src/core/blueprint/units';
 import { closest, editDistance } from '../../../src/core/blueprint/didyoumean';
 import { BLUEPRINT_SCHEMA } from '../../../src/core/blueprint/schema';
@@ -71,5 +73,13 @@ describe('JSON Schema', () => {
     const config = BLUEPRINT_SCHEMA.definitions.config.properties as Record<string, unknown>;
     for (const key of Object.keys(SERVICE_CONFIG_KEYS)) expect(config).toHaveProperty([key]);
     for (const key of TOP_LEVEL_KEYS) expect(BLUEPRINT_SCHEMA.properties).toHaveProperty([key]);
+  });
+
+  it('docs/blueprint.schema.json is what `berth schema` prints (regenerate it with that command)', () => {
+    const published = fs.readFileSync(
+      path.join(__dirname, '..', '..', '..', 'docs', 'blueprint.schema.json'),
+      'utf8',
+    );
+    expect(JSON.parse(published)).toEqual(JSON.parse(JSON.stringify(BLUEPRINT_SCHEMA)));
   });
 });
