@@ -181,7 +181,9 @@ export function createContainerActivities(deps: ActivityDeps) {
           const container = (await pool.docker(host)).getContainer(id);
           const beat = setInterval(() => heartbeat(`stopping ${id.slice(0, 12)}`), 2_000);
           try {
-            await container.stop(stop.gracePeriodMs !== undefined ? { t: Math.ceil(stop.gracePeriodMs / 1000) } : {});
+            await container.stop(
+              stop.gracePeriodMs !== undefined ? { t: Math.ceil(stop.gracePeriodMs / 1000) } : {},
+            );
           } catch (err) {
             if (isNotFound(err)) return;
             if (!isNotModified(err)) throw err; // 304: it had stopped already

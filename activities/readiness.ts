@@ -119,7 +119,10 @@ async function gatewayTarget(
 
 /** The ports a container's host forwards to it, as `docker port` lists them. */
 export function forwardedPorts(state: Docker.ContainerInspectInfo): ForwardedPort[] {
-  const bindings = (state.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>;
+  const bindings = (state.NetworkSettings?.Ports ?? {}) as Record<
+    string,
+    { HostIp: string; HostPort: string }[] | null
+  >;
   return Object.entries(bindings).flatMap(([key, list]) => {
     const [port, protocol] = key.split('/');
     return (list ?? [])

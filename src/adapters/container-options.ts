@@ -26,7 +26,9 @@ export function containerCreateOptions(
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     ExposedPorts: exposed,
     ...(spec.stopSignal ? { StopSignal: spec.stopSignal } : {}),
-    ...(spec.stopGracePeriodMs !== undefined ? { StopTimeout: Math.ceil(spec.stopGracePeriodMs / 1000) } : {}),
+    ...(spec.stopGracePeriodMs !== undefined
+      ? { StopTimeout: Math.ceil(spec.stopGracePeriodMs / 1000) }
+      : {}),
     Labels: {
       [LABEL.managed]: 'true',
       [LABEL.app]: spec.app,

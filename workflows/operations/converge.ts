@@ -497,6 +497,7 @@ class Convergence {
       ip,
       dnsNames: names,
       action,
+      ...(ports?.length ? { ports } : {}),
     };
   }
 
