@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { findTemporalCli } from '../src/adapters/temporal-cli';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const BERTH = path.join(ROOT, 'bin', 'berth');
@@ -31,9 +32,12 @@ export function benchHome(
   ports: BenchPorts,
   dns: BenchDns,
 ): { home: string; env: NodeJS.ProcessEnv } {
+  // Found before BERTH_HOME moves: the CLI is cached in the user's ~/.berth/bin, not the bench's home.
+  const temporalCli = findTemporalCli();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `${stem}-`));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    BERTH_TEMPORAL_CLI: temporalCli,
     BERTH_HOME: home,
     BERTH_PORT: String(ports.temporal),
     BERTH_UI_PORT: String(ports.ui),
@@ -97,7 +101,16 @@ export async function waitForServer(home: string, temporalPort: number): Promise
     if (fs.existsSync(path.join(home, 'server.pid')) && (await tcpAnswers(temporalPort))) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error('embedded server did not start');
+  const log = (name: string) => {
+    try {
+      return fs.readFileSync(path.join(home, name), 'utf8').trim().split('\n').slice(-15).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  };
+  throw new Error(
+    `embedded server did not start; the last lines of its logs:\n${log('temporal.log')}\n${log('server.log')}`,
+  );
 }
 
 /** Destroys the app, stops the server (and Berth's DNS server of this home), removes the home. */

@@ -137,13 +137,25 @@ export async function isTemporalReachable(target: TemporalTarget, timeoutMs = 15
 }
 
 /** How many workers poll Berth's task queue right now (0 means started workflows would wait). */
+/**
+ * A worker long-polls for at most about a minute before it polls again; one whose last poll is older
+ * than this is gone (the server lists a dead worker's poller for minutes).
+ */
+const POLLER_FRESH_MS = 75_000;
+
+/** Workers polling the task queue now (their last poll is recent). */
 export async function workflowPollerCount(client: Client, target: TemporalTarget): Promise<number> {
   const response = await client.workflowService.describeTaskQueue({
     namespace: target.namespace,
     taskQueue: { name: target.taskQueue, kind: 1 },
     taskQueueType: 1,
   });
-  return response.pollers?.length ?? 0;
+  const now = Date.now();
+  return (response.pollers ?? []).filter((p) => {
+    const at =
+      Number(p.lastAccessTime?.seconds ?? 0) * 1000 + Math.floor((p.lastAccessTime?.nanos ?? 0) / 1e6);
+    return at === 0 || now - at < POLLER_FRESH_MS;
+  }).length;
 }
 
 export function workflowUiLink(

@@ -1,7 +1,7 @@
 import type { OperationRequest, OperationResult } from '../../workflows/api/operations';
 import { workflowUiLink } from '../adapters/temporal';
 import { announceStarted, info, printJson, table } from './output';
-import { explainStartError, warnWhenNoWorker, type Session } from './session';
+import { explainStartError, requireWorker, type Session } from './session';
 
 /**
  * Asks the app's entity workflow to run an operation (a deploy starts the app workflow when it is
@@ -12,7 +12,7 @@ export async function requestOperation(
   app: string,
   request: OperationRequest,
 ): Promise<string> {
-  await warnWhenNoWorker(session);
+  await requireWorker(session);
   try {
     return await session.apps.operate(app, request);
   } catch (err) {
@@ -21,6 +21,7 @@ export async function requestOperation(
 }
 
 export async function requestRetry(session: Session, operationId: string): Promise<string> {
+  await requireWorker(session);
   const app = await session.apps.appOfOperation(operationId);
   try {
     return await session.apps.retry(app, operationId);

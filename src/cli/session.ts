@@ -16,7 +16,9 @@ import {
 import { BERTH_APP, BERTH_OPERATION, BERTH_STATUS } from '../../workflows/api/search-attributes';
 import { AppClient } from '../clients/app';
 import { InventoryClient } from '../clients/inventory';
-import { info, warn } from './output';
+import { info } from './output';
+import { stopDaemon } from '../adapters/daemon';
+import { devServerDaemon, leftoverDevServer } from '../runtime/dev-server';
 
 export interface Session {
   client: Client;
@@ -75,6 +77,12 @@ export async function openSession({ autostart }: { autostart: boolean }): Promis
   const target = temporalTarget();
   if (target.embedded && autostart) {
     await pingDocker(createDockerClient());
+    const leftover = leftoverDevServer(berthHome());
+    if (leftover !== undefined) {
+      // A `berth server` that died left its dev server running without a worker: start it all again.
+      await stopDaemon(devServerDaemon(berthHome()), leftover, 10_000);
+      info(`stopped the dev server (pid ${leftover}) that a Berth server which is gone had left running`);
+    }
     if (!(await isTemporalReachable(target))) await startEmbeddedInBackground(target);
   }
   const client = await connectClient(target);
@@ -86,16 +94,30 @@ export async function openSession({ autostart }: { autostart: boolean }): Promis
   };
 }
 
-export async function warnWhenNoWorker(session: Session): Promise<void> {
-  try {
-    if ((await workflowPollerCount(session.client, session.target)) === 0) {
-      warn(
-        `no Berth worker polls task queue '${session.target.taskQueue}' yet: start one with 'berth worker' (the workflow waits for it)`,
-      );
+/** How long a request waits for a worker to appear (one may be starting) before it is refused. */
+const WORKER_WAIT_MS = 5_000;
+
+/**
+ * Refuses a request, changing nothing, when no worker polls the task queue: it would wait forever,
+ * silently. Waits a few seconds first, for a worker that is starting.
+ */
+export async function requireWorker(session: Session): Promise<void> {
+  const deadline = Date.now() + WORKER_WAIT_MS;
+  for (;;) {
+    let polling: number;
+    try {
+      polling = await workflowPollerCount(session.client, session.target);
+    } catch {
+      return; // not allowed to describe the queue: nothing to tell
     }
-  } catch {
-    // the check is advisory
+    if (polling > 0) return;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
   }
+  const start = session.target.embedded ? "'berth server' (or 'berth worker')" : "'berth worker'";
+  throw new UserError(
+    `no Berth worker polls task queue '${session.target.taskQueue}' at ${session.target.address}: start one with ${start}; nothing was changed`,
+  );
 }
 
 /** Turns a failed workflow start into a one-line explanation when the cause is known. */

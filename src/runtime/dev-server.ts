@@ -5,6 +5,7 @@ import { SEARCH_ATTRIBUTES } from '../core/names';
 import { UserError } from '../core/errors';
 import { findTemporalCli } from '../adapters/temporal-cli';
 import { ensureBerthHome } from '../adapters/paths';
+import { isDaemonPid, readPidFile, type Daemon } from '../adapters/daemon';
 import { embeddedUiPort, isTemporalReachable, type TemporalTarget } from '../adapters/temporal';
 
 export interface DevServer {
@@ -84,4 +85,35 @@ export async function startDevServer(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** The dev server `berth server` runs for a Berth home: its command line names that home's database. */
+export function devServerDaemon(home: string): Daemon {
+  const db = path.join(home, 'temporal.db');
+  return {
+    what: 'the Temporal dev server',
+    pidFile: path.join(home, 'temporal.pid'),
+    lockFile: path.join(home, 'temporal.lock'),
+    isOurs: (argv) => argv.includes('start-dev') && argv.includes(db),
+  };
+}
+
+/** A home's `berth server` process (`node .../bin/berth server`). */
+export function berthServerDaemon(home: string): Daemon {
+  return {
+    what: 'the Berth server',
+    pidFile: path.join(home, 'server.pid'),
+    lockFile: path.join(home, 'server.lock'),
+    isOurs: (argv) => argv.includes('server') && argv.some((a) => /(^|\/)bin\/berth$/.test(a)),
+  };
+}
+
+/**
+ * The PID of a home's dev server whose `berth server` has died: it still answers, but runs with no
+ * worker and no codec server, so every operation would wait forever.
+ */
+export function leftoverDevServer(home: string): number | undefined {
+  const dev = readPidFile(devServerDaemon(home).pidFile);
+  if (!isDaemonPid(devServerDaemon(home), dev)) return undefined;
+  return isDaemonPid(berthServerDaemon(home), readPidFile(berthServerDaemon(home).pidFile)) ? undefined : dev;
 }

@@ -7,6 +7,7 @@
  * It decides; the steps that touch containers and DNS are the caller's (`RolloutSteps`), as are the
  * clock and the wait for a person, so the decisions are tested as plain units.
  */
+import { messageOf } from '../../src/core/failures';
 import { batches, canaryCount, rolloutFailed, type UpdatePolicy } from '../../src/core/rollout';
 import type { InstanceRecord, RolloutWait } from '../api/operations';
 import type { Answer } from './control';
@@ -57,8 +58,6 @@ interface Failed {
   instance: string;
   reason: string;
 }
-
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function rollOutService(
   service: string,

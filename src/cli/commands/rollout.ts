@@ -11,7 +11,7 @@ import { workflowUiLink } from '../../adapters/temporal';
 import { loadBlueprint } from '../blueprint-file';
 import { followOperation, requestOperation } from '../operation';
 import { info, printJson, setJsonMode, table } from '../output';
-import { openSession, type Session } from '../session';
+import { openSession, requireWorker, type Session } from '../session';
 import { operationOptions, withOperationFlags, type OperationFlags } from './deploy';
 
 type Answer = 'promote' | 'abort' | 'resume';
@@ -28,6 +28,7 @@ async function answerAndFollow(
   answer: Answer | 'rollback',
   flags: FollowFlags,
 ) {
+  await requireWorker(session);
   const operationId = await session.apps.answer(app, answer);
   info(`${answer}: sent to ${operationId}`);
   await followOperation(session, operationId, { ...flags, verb: `${answer} of ${app}` });

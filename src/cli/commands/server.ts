@@ -11,11 +11,17 @@ import { defaultCodecPort } from '../../adapters/codec-server';
 import { berthCodec } from '../../adapters/codec';
 import { loadLocalToken } from '../../adapters/local-token';
 import { spawnListeners } from '../../runtime/listeners';
-import { startDevServer, type DevServer } from '../../runtime/dev-server';
+import {
+  berthServerDaemon,
+  devServerDaemon,
+  leftoverDevServer,
+  startDevServer,
+  type DevServer,
+} from '../../runtime/dev-server';
 import { createBerthWorker } from '../../runtime/worker';
 import { info, warn } from '../output';
 import { serverPidFile } from '../session';
-import { readPidFile } from '../../adapters/daemon';
+import { isDaemonPid, readPidFile, stopDaemon } from '../../adapters/daemon';
 
 function alive(pid: number): boolean {
   try {
@@ -32,12 +38,17 @@ async function runServer(): Promise<void> {
     throw new UserError(
       `TEMPORAL_ADDRESS is set (${target.address}): run 'berth worker' against it instead of 'berth server'`,
     );
-  if (await isTemporalReachable(target)) {
-    throw new UserError(
-      `a Temporal server already answers at ${target.address}; stop it first ('berth server stop' if Berth started it)`,
-    );
-  }
   const home = ensureBerthHome();
+  if (await isTemporalReachable(target)) {
+    const leftover = leftoverDevServer(home);
+    if (leftover === undefined)
+      throw new UserError(
+        `a Temporal server already answers at ${target.address}; stop it first ('berth server stop' if Berth started it)`,
+      );
+    // Its `berth server` died (kill -9, a crash): restart it with a worker and the listeners.
+    await stopDaemon(devServerDaemon(home), leftover, 10_000);
+    info(`stopped the dev server (pid ${leftover}) that a Berth server which is gone had left running`);
+  }
   berthCodec(); // a malformed key fails here, before anything starts; a missing one is created
   loadLocalToken(); // made here, so the listeners' child and local clients read the same one
   // The codec server lets the Web UI show decrypted payloads, the sensor endpoint feeds autoscalers;
@@ -86,9 +97,11 @@ async function runServer(): Promise<void> {
 
 async function stopServer(): Promise<void> {
   const home = ensureBerthHome();
-  const pids = [serverPidFile(), path.join(home, 'temporal.pid')]
-    .map(readPidFile)
-    .filter((p): p is number => !!p && alive(p));
+  // Only processes that are what their pid files say (a PID may have been reused since).
+  const pids = [berthServerDaemon(home), devServerDaemon(home)]
+    .map((d) => ({ d, pid: readPidFile(d.pidFile) }))
+    .filter(({ d, pid }) => isDaemonPid(d, pid))
+    .map(({ pid }) => pid!);
   // Berth's dnsmasq outlives a server restart (containers keep resolving); `stop` ends it too.
   const dns = await stopDnsServer(createDockerClient()).catch(() => undefined);
   if (dns?.stopped) info(`stopped Berth's DNS server (pid ${dns.stopped})`);

@@ -40,7 +40,10 @@ export type Field =
   | 'dependsOn'
   | 'latch'
   | 'policies'
-  | 'enrichers';
+  | 'enrichers'
+  | 'update'
+  | 'stopSignal'
+  | 'stopGracePeriod';
 
 /**
  * `table[key]` for the table's own keys only. Tables are plain objects, so `constructor`,
@@ -135,6 +138,11 @@ export const SERVICE_CONFIG_KEYS: Record<string, Field> = {
   'customize.latch': 'latch',
   'launch.latch': 'latch',
   'start.latch': 'latch',
+  update: 'update',
+  stopSignal: 'stopSignal',
+  stop_signal: 'stopSignal',
+  stopGracePeriod: 'stopGracePeriod',
+  stop_grace_period: 'stopGracePeriod',
 };
 
 /** Fields that several keys may fill together (the values are combined). */
@@ -166,6 +174,7 @@ export const TOP_LEVEL_KEYS = [
   'services',
   'network',
   'placement',
+  'update',
   'secrets',
   'brooklyn.config',
 ] as const;

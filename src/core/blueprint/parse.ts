@@ -13,6 +13,7 @@ import { isDnsLabel } from '../names';
 import type { Blueprint, Problem, Service, StrategyConfig } from './model';
 import { didYouMean } from './didyoumean';
 import { TOP_CONFIG_KEYS, TOP_LEVEL_KEYS } from './keys';
+import { readUpdate } from './update';
 import { orderByDependencies, type Edge } from './deps';
 import { SECRET_NAME_RE } from './references';
 import { parseService, type ServiceDraft } from './service';
@@ -93,6 +94,8 @@ function parseRoot(ctx: Ctx, root: Node | null): Blueprint | undefined {
     if (cidr) blueprint.network = { cidr };
   }
   blueprint.placement = readTopPlacement(ctx, top.get('placement'), top.get('brooklyn.config'), app);
+  const update = top.get('update');
+  if (update) blueprint.update = readUpdate(ctx, update, ' at top level');
   const declared = top.get('secrets') ? readSecrets(ctx, top.get('secrets')!) : undefined;
 
   const servicesEntry = top.get('services');

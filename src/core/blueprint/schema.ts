@@ -109,6 +109,11 @@ const configProperties = {
   'customize.latch': str,
   'launch.latch': str,
   'start.latch': str,
+  update: { $ref: '#/definitions/update' },
+  stopSignal: { type: ['string', 'integer'], description: 'Sent to stop an instance (default SIGTERM)' },
+  stop_signal: { type: ['string', 'integer'] },
+  stopGracePeriod: { ...duration, description: 'Time between the stop signal and SIGKILL (default 10s)' },
+  stop_grace_period: duration,
 };
 
 const structureProperties = {
@@ -156,6 +161,7 @@ export const BLUEPRINT_SCHEMA = {
       ],
     },
     placement: { $ref: '#/definitions/chain' },
+    update: { $ref: '#/definitions/update' },
     'brooklyn.config': {
       type: 'object',
       properties: { 'docker.container.strategies': { $ref: '#/definitions/chain' } },
@@ -184,6 +190,21 @@ export const BLUEPRINT_SCHEMA = {
     },
   },
   definitions: {
+    update: {
+      type: 'object',
+      description: "How a change is rolled out (a service's keys override the blueprint's)",
+      properties: {
+        parallelism: { type: 'integer', minimum: 1, description: 'Instances replaced at once (default 1)' },
+        order: { enum: ['stop-first', 'start-first'], description: 'Default stop-first' },
+        minReady: { ...duration, description: 'How long a new instance must stay ready (default 0)' },
+        failureAction: { enum: ['rollback', 'pause', 'continue'], description: 'Default rollback' },
+        maxFailureRatio: { type: 'number', minimum: 0, maximum: 1, description: 'Default 0' },
+        canary: { type: 'integer', minimum: 0, description: 'New instances started first, then promote' },
+        autoPromote: { ...duration, description: 'Promote canaries ready this long by themselves' },
+        drain: { ...duration, description: 'Out of DNS this long before the stop (default 1s)' },
+      },
+      additionalProperties: false,
+    },
     template: templateValue,
     config: { type: 'object', properties: configProperties, additionalProperties: false },
     service: {

@@ -28,6 +28,7 @@ import {
 import { resolveType, type ResolvedType, type TypeKind } from './types';
 import { MAX_REPLICAS } from './limits';
 import { readAffinity, readChain } from './strategies';
+import { readStopGracePeriod, readStopSignal, readUpdate } from './update';
 import { readPolicies, type PolicyContext } from './policies';
 import { templateUses } from './references';
 import { readEnv, readLinks, readServiceRefs, readTemplate } from './values';
@@ -291,6 +292,9 @@ function build(
   if (one('healthCheck')) s.healthCheck = readHealthCheck(ctx, one('healthCheck')!, where);
   if (one('restart')) s.restart = readRestart(ctx, one('restart')!, where) ?? 'no';
   if (one('dnsNames')) s.dnsNames = readDnsNames(ctx, one('dnsNames')!, where);
+  if (one('update')) s.update = readUpdate(ctx, one('update')!, where);
+  if (one('stopSignal')) s.stopSignal = readStopSignal(ctx, one('stopSignal')!, where);
+  if (one('stopGracePeriod')) s.stopGracePeriodMs = readStopGracePeriod(ctx, one('stopGracePeriod')!, where);
 
   buildPlacement(ctx, draft, c, where, app);
   buildDependencies(ctx, draft, c, where);
