@@ -84,6 +84,17 @@ describe('berth CLI end to end (real worker process, dev server and Docker engin
       /replicas must be a whole number/,
     );
 
+    // No worker polls a queue: the request is refused within seconds, and nothing starts.
+    const nobody = await runCli(['deploy', blueprintCopy('blueprints/hello.yaml', 'bt-noworker', dir)], {
+      ...env,
+      BERTH_TASK_QUEUE: `${env.BERTH_TASK_QUEUE}-nobody`,
+    });
+    expectOneLineError(
+      nobody,
+      /no Berth worker polls task queue '.*-nobody' at .*: start one with 'berth worker'; nothing was changed/,
+    );
+    expect(await appContainers('bt-noworker')).toHaveLength(0);
+
     // The embedded default checks the local engine before starting anything.
     const home = path.join(dir, 'nodocker-home');
     const noDocker = await runCli(['deploy', 'blueprints/hello.yaml'], {

@@ -13,6 +13,8 @@ import { testAddress } from './temporal';
 export const HISTORIES_DIR = path.resolve(__dirname, '..', 'fixtures', 'histories');
 export const FIXTURE_KEY = Buffer.alloc(32, 7).toString('base64');
 export const RECORDING = process.env.BERTH_RECORD_HISTORIES === '1';
+/** `BERTH_RECORD_HISTORIES=rollout` records only the app whose operations roll changes out. */
+export const RECORDING_ROLLOUT = RECORDING || process.env.BERTH_RECORD_HISTORIES === 'rollout';
 
 /**
  * Saves a workflow's history so far as `<name>.json`, and its workflow ID in workflow-ids.txt

@@ -7,7 +7,13 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FIXTURE_KEY, HISTORIES_DIR as DIR, RECORDING as RECORD, saveHistory } from '../support/histories';
+import {
+  FIXTURE_KEY,
+  HISTORIES_DIR as DIR,
+  RECORDING as RECORD,
+  RECORDING_ROLLOUT,
+  saveHistory,
+} from '../support/histories';
 
 // Recorded payloads are encrypted with this test-only key, so replay needs the same one.
 process.env.BERTH_CODEC_KEY = FIXTURE_KEY;
@@ -120,9 +126,69 @@ services:
   for (const [name, workflowId] of Object.entries(histories)) saveHistory(name, workflowId);
 }
 
+/**
+ * One app changed through rollouts (recorded with the `rollouts` patch): a stop-first update in
+ * batches, a canary promoted by itself, a broken version rolled back by itself, a rollback to an
+ * earlier version, a graceful scale-down and a destroy.
+ */
+async function recordRollout(): Promise<void> {
+  const { inProcessWorker, testClient, uniqueTaskQueue } = await import('../support/temporal');
+  const { FAST, blueprintOf, operate, operateExpectingFailure, session } =
+    await import('../support/operations');
+  const { appStateQuery } = await import('../../workflows/api/app');
+  const { appWorkflowId } = await import('../../src/core/names');
+  const taskQueue = uniqueTaskQueue('replay-rollout');
+  const client = await testClient();
+  const c = client.client;
+  const worker = await inProcessWorker(taskQueue);
+  const running = worker.worker.run();
+  const app = 'bt-rollout';
+  const s = session(c, taskQueue);
+  const version = (v: string, update: string, port = 8080) =>
+    blueprintOf(
+      `id: ${app}
+update: ${update}
+services:
+  - id: web
+    image: berth/busybox:1
+    replicas: 3
+    command: [sh, -c, "mkdir -p /www && echo ${v} > /www/index.html && exec httpd -f -p ${port} -h /www"]
+    env: {VERSION: ${v}}
+    ports: ["8080"]
+    stopGracePeriod: 2s
+`,
+    );
+  const histories: Record<string, string> = { 'berth-rollout-app': appWorkflowId(app) };
+  try {
+    await operate(s, app, { type: 'deploy', blueprint: version('v1', '{drain: 100ms}') });
+    await operate(s, app, { type: 'deploy', blueprint: version('v2', '{parallelism: 2, drain: 100ms}') });
+    await operate(s, app, {
+      type: 'deploy',
+      blueprint: version('v3', '{canary: 1, autoPromote: 500ms, order: start-first, drain: 100ms}'),
+    });
+    await operateExpectingFailure(s, app, {
+      type: 'deploy',
+      blueprint: version('v4', '{drain: 100ms}', 9999),
+      options: { ...FAST, readyTimeoutMs: 2_000 },
+    });
+    await operate(s, app, { type: 'rollback', toVersion: 1 });
+    await operate(s, app, { type: 'scale', service: 'web', replicas: 2 });
+    await operate(s, app, { type: 'destroy' });
+    const state = await c.workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
+    for (const o of state.operations) histories[`berth-rollout-${o.type}-${o.id.split('-').pop()}`] = o.id;
+  } finally {
+    worker.worker.shutdown();
+    await running;
+    await worker.close();
+    await client.close();
+  }
+  for (const [name, workflowId] of Object.entries(histories)) saveHistory(name, workflowId);
+}
+
 describe('recorded histories replay against the current workflow code', () => {
   beforeAll(async () => {
     if (RECORD) await record();
+    if (RECORDING_ROLLOUT) await recordRollout();
   });
 
   // Listed when a test runs: a recording (beforeAll) may just have written them.
@@ -143,6 +209,14 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-host-watcher.json',
         'berth-policy-web-autoscaler.json',
         'berth-policy-web-resilience.json',
+        'berth-rollout-app.json',
+        'berth-rollout-deploy-1.json',
+        'berth-rollout-deploy-2.json',
+        'berth-rollout-deploy-3.json',
+        'berth-rollout-deploy-4.json',
+        'berth-rollout-rollback-5.json',
+        'berth-rollout-scale-6.json',
+        'berth-rollout-destroy-7.json',
       ].sort(),
     );
   });

@@ -320,7 +320,11 @@ class Convergence {
     if (changed.length > 0) {
       if (this.rollouts) for (const r of up) if (r.ip) this.serve(r);
       await this.publish();
-      const policy = updatePolicyOf(service.update, blueprint.update);
+      // The way back is direct: no canary to promote, and a failure does not stop it half-way.
+      const declared = updatePolicyOf(service.update, blueprint.update);
+      const policy: UpdatePolicy = this.rollingBack
+        ? { ...declared, canary: 0, failureAction: 'continue' }
+        : declared;
       const replaced = await rollOutService(
         service.id,
         changed.map((d) => ({ instance: d.instance, containerId: this.liveById.get(d.instance)!.id })),
