@@ -37,6 +37,13 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
   test.each(files)('%s', async (file) => {
     const app = uniqueApp(file.replace(/\.yaml$/, ''));
     const copy = blueprintCopy(`blueprints/${file}`, app, dir);
+    // A blueprint that asks for a fixed subnet (web-db, cluster) would clash with an app of
+    // another test file that was handed the same /24 from the default pool; the copy asks for one
+    // outside that pool instead, still exercising a requested subnet.
+    fs.writeFileSync(
+      copy,
+      fs.readFileSync(copy, 'utf8').replace(/^network:.*$/m, `network: 10.206.${(process.pid + files.indexOf(file)) % 250}.0/24`),
+    );
 
     const deployed = await runCli(['deploy', copy, '--json'], env, 300_000);
     expect({ code: deployed.code, stderr: deployed.code === 0 ? '' : deployed.stderr }).toEqual({
