@@ -17,7 +17,7 @@ import {
   type PgLayout,
 } from './postgres';
 import { pollUntil, procArgv, runningPid, spawnDaemon, stopPid, type Markers } from './processes';
-import { ensureSchemas } from './schema';
+import { clusterMetadataWritten, ensureSchemas } from './schema';
 import { ensureClusterTools, TEMPORAL_SERVER_VERSION, type ClusterTools } from './tools';
 import { ensureNamespace, frontendAnswers, waitUntilUsable } from './readiness';
 
@@ -181,8 +181,12 @@ async function withLock<T>(layout: ClusterLayout, fn: () => Promise<T>): Promise
 }
 
 /** PostgreSQL running, the temporal role and both schemas current; returns whether it was started. */
-async function upPostgres(layout: ClusterLayout, tools: ClusterTools, opts: UpOptions): Promise<boolean> {
-  const bin = await ensurePostgresInstalled(layout.home, opts.log);
+async function upPostgres(
+  layout: ClusterLayout,
+  tools: ClusterTools,
+  bin: string,
+  opts: UpOptions,
+): Promise<boolean> {
   const pg = pgOf(layout);
   const fresh = !fs.existsSync(path.join(pg.data, 'PG_VERSION'));
   let state = fresh ? undefined : readState(layout);
@@ -218,6 +222,7 @@ async function upPostgres(layout: ClusterLayout, tools: ClusterTools, opts: UpOp
 async function upServices(
   layout: ClusterLayout,
   tools: ClusterTools,
+  pgBin: string,
   opts: UpOptions,
 ): Promise<TemporalService[]> {
   const missing = SERVICES.filter((s) => !componentPid(layout, s));
@@ -228,9 +233,17 @@ async function upServices(
         `port ${port} (Temporal ${s}) is taken by another process ('berth server' running?)`,
       );
   }
-  for (const s of missing) startDaemon(layout, tools, s);
+  const started: TemporalService[] = [];
+  const start = (s: TemporalService) => (startDaemon(layout, tools, s), started.push(s));
+  const died = () => started.find((s) => !componentPid(layout, s));
+  const pg = pgOf(layout);
+  if (missing.length && !(await clusterMetadataWritten(pgBin, pg))) {
+    // A new database: one service writes the cluster metadata before the others start.
+    start(missing[0]);
+    await pollUntil(async () => !!died() || (await clusterMetadataWritten(pgBin, pg)), 120_000, 300);
+  }
+  for (const s of missing) if (!started.includes(s) && !died()) start(s);
   const address = frontendAddress(layout);
-  const died = () => missing.find((s) => !componentPid(layout, s));
   const answered = await pollUntil(async () => !!died() || (await frontendAnswers(address)), 120_000, 300);
   const dead = died();
   if (dead) throw new UserError(`Temporal ${dead} exited: ${logTail(layout, dead)}`);
@@ -263,9 +276,10 @@ export async function clusterUp(layout: ClusterLayout, opts: UpOptions): Promise
   for (const d of [layout.dir, layout.logDir, layout.pidDir]) fs.mkdirSync(d, { recursive: true });
   return withLock(layout, async () => {
     const tools = await ensureClusterTools(opts.log);
+    const pgBin = await ensurePostgresInstalled(layout.home, opts.log);
     const started: Component[] = [];
-    if (await upPostgres(layout, tools, opts)) started.push('postgres');
-    started.push(...(await upServices(layout, tools, opts)));
+    if (await upPostgres(layout, tools, pgBin, opts)) started.push('postgres');
+    started.push(...(await upServices(layout, tools, pgBin, opts)));
     if (opts.ui !== false) started.push(...(await upUi(layout, tools)));
     return {
       address: frontendAddress(layout),

@@ -65,3 +65,12 @@ export async function ensureSchemas(
     await sqlTool(tool, pg, password, database, ['update-schema', '--schema-name', schema]);
   }
 }
+
+/**
+ * Has a Temporal service written the cluster's metadata record yet? On a new database every
+ * service tries to, and all but one fail ("Failed to apply cluster metadata") when they start at
+ * once: so the first service starts alone, and the others once this holds.
+ */
+export async function clusterMetadataWritten(pgBin: string, pg: PgLayout): Promise<boolean> {
+  return (await psql(pgBin, pg, 'SELECT count(*) FROM cluster_metadata_info;', 'temporal')).trim() !== '0';
+}

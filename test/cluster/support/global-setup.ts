@@ -34,7 +34,12 @@ export default async function globalSetup(): Promise<void> {
 
   // Bounded: apt-get may install PostgreSQL on a bare machine.
   const up = await runCli(['cluster', 'up', '--json'], clusterEnv(), 20 * 60_000);
-  if (up.code !== 0) throw new Error(`berth cluster up failed (${up.code}): ${up.stderr}`);
+  if (up.code !== 0) {
+    // Jest runs no globalTeardown after a failed globalSetup: take down what did start.
+    await runCli(['cluster', 'down', '--purge'], clusterEnv());
+    fs.rmSync(home, { recursive: true, force: true });
+    throw new Error(`berth cluster up failed (${up.code}): ${up.stderr}`);
+  }
   const result = JSON.parse(up.stdout) as { address: string };
   process.env.BERTH_TEST_CLUSTER_ADDRESS = result.address;
 }

@@ -18,7 +18,8 @@ export function replayHistories(
     { encoding: 'utf8', env: { ...process.env, BERTH_CODEC_KEY: key }, timeout: 300_000 },
   );
   return {
-    lines: result.stdout.trim().split('\n').filter(Boolean),
+    // The SDK's own log lines (a failing replay warns) share stdout with the verdicts.
+    lines: result.stdout.split('\n').filter((l) => l.startsWith('ok ') || l.startsWith('FAIL ')),
     status: result.status,
     output: `${result.stdout}${result.stderr}`,
   };
