@@ -24,32 +24,6 @@ async function updateInventory<Ret, Args extends unknown[]>(
   def: UpdateDefinition<Ret, Args>,
   ...args: Args
 ): Promise<Ret> {
-  // Bounded in count here, and in time by the activity's own timeout.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await sendInventoryUpdate(def, args);
-    } catch (err) {
-      if (!isInFlightLimit(err) || attempt >= 60) throw err;
-      // The pool's one inventory has as many unfinished updates as Temporal admits
-      // (`history.maxInFlightUpdates`, 10 by default): ask again after a jittered back-off.
-      Context.current().heartbeat(`inventory busy (attempt ${attempt})`);
-      await Context.current().sleep(Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random()));
-    }
-  }
-}
-
-/** Temporal's refusal of an update beyond the workflow's in-flight limit, somewhere in the causes. */
-function isInFlightLimit(err: unknown): boolean {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  for (let i = 0; e && i < 6; i++, e = e.cause as typeof e)
-    if (/concurrent in-flight updates/i.test(e.message ?? '')) return true;
-  return false;
-}
-
-async function sendInventoryUpdate<Ret, Args extends unknown[]>(
-  def: UpdateDefinition<Ret, Args>,
-  args: Args,
-): Promise<Ret> {
   const { client, info } = Context.current();
   try {
     return await new InventoryClient(client, info.taskQueue).update(def, ...args);

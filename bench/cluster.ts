@@ -23,9 +23,8 @@ import { devServerArgs } from '../src/runtime/dev-server';
 import { clusterLayout } from '../src/runtime/cluster/layout';
 import { clusterStatus, pgOf } from '../src/runtime/cluster';
 import { databaseSizes, pgBinDir } from '../src/runtime/cluster/postgres';
-import { requestOperation } from '../src/cli/operation';
-import type { Session } from '../src/cli/session';
-import type { OperationRequest } from '../workflows/operations/types';
+import { AppClient } from '../src/clients/app';
+import type { OperationRequest } from '../workflows/api/operations';
 import { BERTH } from './support';
 import { cpuSecondsBetween, cpuSnapshot, dockerPids, treePids, type Cpu } from './processes';
 
@@ -186,7 +185,7 @@ function describeError(err: unknown): string {
 
 /** All operations at once, each timed from its request to its result. */
 async function phase(
-  session: Session,
+  client: AppClient,
   apps: string[],
   request: (app: string) => OperationRequest,
   pids: () => Record<keyof Cpu, number[]>,
@@ -197,8 +196,7 @@ async function phase(
   const outcomes = await Promise.allSettled(
     apps.map(async (app) => {
       const s = performance.now();
-      const id = await requestOperation(session, app, request(app));
-      await session.client.workflow.getHandle(id).result();
+      await client.result(await client.operate(app, request(app)));
       return performance.now() - s;
     }),
   );
@@ -250,15 +248,12 @@ async function measure(target: Target): Promise<Record<string, unknown>> {
   let client: Client | undefined;
   try {
     client = await connectClient({ ...temporalTarget(), address: target.address, taskQueue: QUEUE });
-    const session: Session = {
-      client,
-      target: { ...temporalTarget(), address: target.address, taskQueue: QUEUE },
-    };
+    const appClient = new AppClient(client, QUEUE);
     const prefix = target.name === 'cluster' ? 'bcl' : 'bdev';
     // A warm-up app: workers load their bundle and connections before anything is timed.
-    await phase(session, [`${prefix}-warm`], blueprintOf, () => ({ workers: [], server: [], docker: [] }));
+    await phase(appClient, [`${prefix}-warm`], blueprintOf, () => ({ workers: [], server: [], docker: [] }));
     await phase(
-      session,
+      appClient,
       [`${prefix}-warm`],
       () => ({ type: 'destroy' }),
       () => ({ workers: [], server: [], docker: [] }),
@@ -269,17 +264,17 @@ async function measure(target: Target): Promise<Record<string, unknown>> {
       server: target.serverPids(),
       docker: dockerPids(),
     });
-    const deploy = await phase(session, apps, blueprintOf, pids);
+    const deploy = await phase(appClient, apps, blueprintOf, pids);
     const deployed = await containersOf(`${prefix}-`);
     const scale = await phase(
-      session,
+      appClient,
       apps,
       () => ({ type: 'scale', service: 'web', replicas: SCALE_TO }),
       pids,
     );
     const scaled = await containersOf(`${prefix}-`);
     const storage = await target.storage();
-    const destroy = await phase(session, apps, () => ({ type: 'destroy' }), pids);
+    const destroy = await phase(appClient, apps, () => ({ type: 'destroy' }), pids);
     const left = await containersOf(`${prefix}-`);
     const all = [deploy, scale, destroy];
     const wall = all.reduce((s, p) => s + p.wallMs, 0) / 1000;

@@ -7,8 +7,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { LABEL, appWorkflowId } from '../../src/core/names';
-import { inventoryWorkflowId } from '../../workflows/inventory';
+import { LABEL, appWorkflowId, inventoryWorkflowId } from '../../src/core/names';
 import { appContainers, appNetworks, docker, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, tempDir } from '../support/cli';
 import { RECORDING, saveHistory } from '../support/histories';

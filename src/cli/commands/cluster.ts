@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../core/errors';
 import { clusterLayout } from '../../runtime/cluster/layout';
 import { COMPONENTS, clusterDown, clusterStatus, clusterUp, type Component } from '../../runtime/cluster';
-import { info, printJson, setJsonMode, table } from '../output';
+import { info, printJson, setJsonMode, table, warn } from '../output';
 
 function components(names: string[]): Component[] {
   for (const n of names)
@@ -35,7 +35,7 @@ async function down(names: string[], opts: { json?: boolean; purge?: boolean }):
   const result = await clusterDown(clusterLayout(), components(names), { purge: opts.purge });
   if (opts.json) return printJson(result);
   info(result.stopped.length ? `stopped ${result.stopped.join(', ')}` : 'nothing was running');
-  if (result.killed.length) info(`(killed after the grace period: ${result.killed.join(', ')})`);
+  if (result.stuck.length) warn(`still running after SIGKILL: ${result.stuck.join(', ')}`);
   if (opts.purge) info('removed the cluster and its database');
 }
 

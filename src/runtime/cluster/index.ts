@@ -16,7 +16,8 @@ import {
   stopPostgres,
   type PgLayout,
 } from './postgres';
-import { pollUntil, procArgv, runningPid, spawnDaemon, stopPid, type Markers } from './processes';
+import { procArgv, stopDaemon, type Daemon } from '../../adapters/daemon';
+import { markedDaemon, pollUntil, runningPid, spawnDaemon } from './processes';
 import { clusterMetadataWritten, ensureSchemas } from './schema';
 import { ensureClusterTools, TEMPORAL_SERVER_VERSION, type ClusterTools } from './tools';
 import { ensureNamespace, frontendAnswers, waitUntilUsable } from './readiness';
@@ -80,25 +81,23 @@ export function pgOf(layout: ClusterLayout): PgLayout {
 }
 
 /** How each background component is started and recognised (pid file + command-line markers). */
-interface Daemon {
-  pidFile: string;
-  markers: Markers;
+interface ComponentProcess {
+  daemon: Daemon;
   command: string;
   args: string[];
   cwd?: string;
 }
 
-function daemonOf(
+function processOf(
   layout: ClusterLayout,
   tools: Partial<ClusterTools>,
   c: Exclude<Component, 'postgres'>,
-): Daemon {
+): ComponentProcess {
   const pidFile = path.join(layout.pidDir, `${c}.pid`);
   if (c === 'ui') {
     const root = path.dirname(layout.uiConfigDir);
     return {
-      pidFile,
-      markers: [`--root=${root}`],
+      daemon: markedDaemon('the Temporal UI server', pidFile, [`--root=${root}`]),
       command: tools.uiServer ?? '',
       args: [`--root=${root}`, '--config=config', '--env=berth', 'start'],
     };
@@ -106,15 +105,13 @@ function daemonOf(
   if (c === 'codec') {
     const port = `--port=${layout.ports.codec}`;
     return {
-      pidFile,
-      markers: ['codec-server', port],
+      daemon: markedDaemon("Berth's codec server", pidFile, ['codec-server', port]),
       command: process.execPath,
       args: [path.join(projectRoot(), 'bin', 'berth'), 'codec-server', port, `--origin=${uiUrl(layout)}`],
     };
   }
   return {
-    pidFile,
-    markers: [`--root=${layout.dir}`, `--service=${c}`],
+    daemon: markedDaemon(`Temporal ${c}`, pidFile, [`--root=${layout.dir}`, `--service=${c}`]),
     command: tools.server ?? '',
     args: [
       `--root=${layout.dir}`,
@@ -130,13 +127,12 @@ function daemonOf(
 
 export function componentPid(layout: ClusterLayout, c: Component): number | undefined {
   if (c === 'postgres') return postgresPid(pgOf(layout));
-  const d = daemonOf(layout, {}, c);
-  return runningPid(d.pidFile, d.markers);
+  return runningPid(processOf(layout, {}, c).daemon);
 }
 
 function startDaemon(layout: ClusterLayout, tools: ClusterTools, c: Exclude<Component, 'postgres'>): number {
-  const d = daemonOf(layout, tools, c);
-  return spawnDaemon({ ...d, logFile: path.join(layout.logDir, `${c}.log`) });
+  const p = processOf(layout, tools, c);
+  return spawnDaemon({ ...p, pidFile: p.daemon.pidFile, logFile: path.join(layout.logDir, `${c}.log`) });
 }
 
 function logTail(layout: ClusterLayout, c: Component): string {
@@ -323,11 +319,13 @@ export async function clusterDown(
   layout: ClusterLayout,
   components: Component[] = [...COMPONENTS],
   { purge = false } = {},
-): Promise<{ stopped: Component[]; killed: Component[] }> {
+): Promise<{ stopped: Component[]; stuck: Component[] }> {
   const order: Component[] = ['ui', 'codec', 'worker', 'frontend', 'matching', 'history', 'postgres'];
   const stopped: Component[] = [];
-  const killed: Component[] = [];
-  if (!fs.existsSync(layout.dir) && !fs.existsSync(layout.pgDir)) return { stopped, killed };
+  const stuck: Component[] = [];
+  if (purge && components.length !== COMPONENTS.length)
+    throw new UserError('--purge removes the whole cluster: name no components');
+  if (!fs.existsSync(layout.dir) && !fs.existsSync(layout.pgDir)) return { stopped, stuck };
   fs.mkdirSync(layout.dir, { recursive: true });
   await withLock(layout, async () => {
     for (const c of order.filter((x) => components.includes(x))) {
@@ -335,14 +333,13 @@ export async function clusterDown(
       if (pid === undefined) continue;
       stopped.push(c);
       if (c === 'postgres') await stopPostgres(pgOf(layout));
-      else if (await stopPid(pid, daemonOf(layout, {}, c).markers)) killed.push(c);
+      // Temporal services drain (shards handed over, pollers answered): up to 20 s.
+      else if (!(await stopDaemon(processOf(layout, {}, c).daemon, pid, 20_000))) stuck.push(c);
     }
   });
   if (purge) {
-    if (components.length !== COMPONENTS.length)
-      throw new UserError('--purge removes the whole cluster: name no components');
     fs.rmSync(layout.pgDir, { recursive: true, force: true });
     fs.rmSync(layout.dir, { recursive: true, force: true });
   }
-  return { stopped, killed };
+  return { stopped, stuck };
 }

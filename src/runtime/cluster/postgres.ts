@@ -2,7 +2,8 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../../core/errors';
-import { isOurs, pollUntil } from './processes';
+import { isDaemonPid } from '../../adapters/daemon';
+import { markedDaemon, pollUntil } from './processes';
 
 /**
  * Berth's own PostgreSQL cluster: Debian's packaged server, a data directory under
@@ -208,11 +209,16 @@ export async function preparePostgres(
   }
 }
 
+/** The postmaster: its command line names this data directory (`postgres -D <data>`). */
+function postmaster(pg: PgLayout) {
+  return markedDaemon('PostgreSQL', path.join(pg.data, 'postmaster.pid'), [pg.data]);
+}
+
 /** The postmaster's PID, from the first line of `postmaster.pid`, when that process still runs it. */
 export function postgresPid(pg: PgLayout): number | undefined {
   try {
     const pid = Number(fs.readFileSync(path.join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return isOurs(pid, pg.data) ? pid : undefined;
+    return isDaemonPid(postmaster(pg), pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -246,9 +252,9 @@ export async function stopPostgres(pg: PgLayout): Promise<number | undefined> {
     ['SIGQUIT', 10_000],
     ['SIGKILL', 10_000],
   ] as const) {
-    if (!isOurs(pid, pg.data)) break;
+    if (!isDaemonPid(postmaster(pg), pid)) break;
     process.kill(pid, signal);
-    await pollUntil(() => !isOurs(pid, pg.data), waitMs, 100);
+    await pollUntil(() => !isDaemonPid(postmaster(pg), pid), waitMs, 100);
   }
   return pid;
 }
