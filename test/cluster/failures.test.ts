@@ -96,8 +96,12 @@ describe('a deploy on the cluster survives failures of workers, the history serv
     await expectDeployed(app, workflowId, 4);
   });
 
-  test('the history service stopped in the middle of a deploy and started again', async () => {
-    const app = uniqueApp('cl-history');
+  // An outage longer than a stagger: a timer and the running activities' completions meet it.
+  test.each([
+    ['the history service', 'history'],
+    ['PostgreSQL', 'postgres'],
+  ])('%s stopped in the middle of a deploy and started again', async (_, component) => {
+    const app = uniqueApp(`cl-${component}`);
     const workflowId = await deployDetached(app, HTTPD, 3, ['--stagger', '2s']);
     await waitFor(
       'the first container',
@@ -105,31 +109,12 @@ describe('a deploy on the cluster survives failures of workers, the history serv
       (cs) => cs.length >= 1,
       60_000,
     );
-    const down = await clusterCli(['down', 'history', '--json']);
-    expect(JSON.parse(down.stdout).stopped).toEqual(['history']);
-    // An outage longer than a stagger: a timer and the running activities' completions meet it.
+    const down = await clusterCli(['down', component, '--json']);
+    expect(JSON.parse(down.stdout).stopped).toEqual([component]);
     await sleep(3000);
     const up = await clusterCli(['up', '--json']);
     expect(up.code).toBe(0);
-    expect(JSON.parse(up.stdout).started).toEqual(['history']);
-    await expectDeployed(app, workflowId, 3);
-  });
-
-  test('PostgreSQL stopped in the middle of a deploy and started again', async () => {
-    const app = uniqueApp('cl-postgres');
-    const workflowId = await deployDetached(app, HTTPD, 3, ['--stagger', '2s']);
-    await waitFor(
-      'the first container',
-      () => appContainers(app),
-      (cs) => cs.length >= 1,
-      60_000,
-    );
-    const down = await clusterCli(['down', 'postgres', '--json']);
-    expect(JSON.parse(down.stdout).stopped).toEqual(['postgres']);
-    await sleep(3000);
-    const up = await clusterCli(['up', '--json']);
-    expect(up.code).toBe(0);
-    expect(JSON.parse(up.stdout).started).toEqual(['postgres']);
+    expect(JSON.parse(up.stdout).started).toEqual([component]);
     await expectDeployed(app, workflowId, 3);
   });
 });

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../../core/errors';
 import { isDaemonPid } from '../../adapters/daemon';
+import { onPath } from '../../adapters/temporal-cli';
 import { markedDaemon, pollUntil } from './processes';
 
 /**
@@ -94,15 +95,9 @@ export function pgBinDir(): string | undefined {
   return majors.length ? path.join(root, String(majors[0]), 'bin') : undefined;
 }
 
-function commandExists(name: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
-    .split(path.delimiter)
-    .some((d) => fs.existsSync(path.join(d, name)));
-}
-
 /** Installs Debian packages (root only), running apt-get update once per BERTH_HOME like setup.sh. */
 async function aptInstall(packages: string[], home: string, log: (l: string) => void): Promise<void> {
-  if (process.getuid?.() !== 0 || !commandExists('apt-get'))
+  if (process.getuid?.() !== 0 || !onPath('apt-get'))
     throw new UserError(
       `need root on Debian/Ubuntu to install ${packages.join(', ')} (or install them yourself)`,
     );
@@ -152,7 +147,7 @@ async function grantPassage(dir: string, home: string, log: (l: string) => void)
   }
   for (const d of ancestors) {
     if (await postgresCanEnter(d)) continue;
-    if (!commandExists('setfacl')) await aptInstall(['acl'], home, log);
+    if (!onPath('setfacl')) await aptInstall(['acl'], home, log);
     if ((await run('setfacl', ['-m', `u:${PG_USER}:x`, d])).code === 0 && (await postgresCanEnter(d))) {
       log(`granted the ${PG_USER} user passage (search only) through ${d} (ACL)`);
       continue;

@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { UserError } from '../../core/errors';
 import { berthHome, projectRoot } from '../../adapters/paths';
+import { onPath } from '../../adapters/temporal-cli';
 
 /**
  * The binaries of a local Temporal cluster, built from source with `go install` (no binary can be
@@ -66,19 +67,9 @@ export function findTool(name: ToolName): string | undefined {
   return dirs.map((d) => path.join(d, spec.file)).find((f) => fs.existsSync(f));
 }
 
+/** Go from PATH, or where its official tarball installs (`/usr/local/go`). */
 function findGo(): string {
-  const candidates = [
-    ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'go')),
-    '/usr/local/go/bin/go',
-  ];
-  const go = candidates.find((c) => {
-    try {
-      fs.accessSync(c, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const go = onPath('go') ?? (fs.existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go)
     throw new UserError(
       'no Go toolchain: install Go >= 1.25 (as scripts/setup.sh needs for the Temporal CLI) so Berth can build the Temporal server',
