@@ -24,7 +24,7 @@ import { clusterLayout } from '../src/runtime/cluster/layout';
 import { clusterStatus, pgOf } from '../src/runtime/cluster';
 import { databaseSizes, pgBinDir } from '../src/runtime/cluster/postgres';
 import { AppClient } from '../src/clients/app';
-import type { OperationRequest } from '../workflows/api/operations';
+import type { OperationOptions, OperationRequest } from '../workflows/api/operations';
 import { BERTH } from './support';
 import { cpuSecondsBetween, cpuSnapshot, dockerPids, treePids, type Cpu } from './processes';
 
@@ -35,6 +35,11 @@ const WORKERS = 2;
 const CLUSTER_PORT = 25233;
 const DEV_PORT = 25633;
 const QUEUE = 'bench';
+/**
+ * 200 instance starts at once queue at the Docker engine far beyond the 60 s a single create or
+ * readiness wait may take by default: the bench measures throughput, so each may take 5 minutes.
+ */
+const OPTIONS: OperationOptions = { activities: { startToCloseMs: 300_000 }, readyTimeoutMs: 300_000 };
 
 // Found before BERTH_HOME moves to the bench's home (the CLI's cache is under the user's home).
 const temporalCli = findTemporalCli();
@@ -156,11 +161,14 @@ services:
     command: [httpd, -f, -p, "8080", -h, /www]
     ports: ["8080"]
 `;
-  return { type: 'deploy', blueprint: parseBlueprint(yaml, `${app}.yaml`) };
+  return { type: 'deploy', blueprint: parseBlueprint(yaml, `${app}.yaml`), options: OPTIONS };
 }
 
 interface Phase {
   ops: number;
+  /** Operations that failed, and why the first did (its causes). */
+  failed: number;
+  firstFailure?: string;
   wallMs: number;
   opsPerSec: number;
   p50Ms: number;
@@ -201,19 +209,19 @@ async function phase(
     }),
   );
   const wallMs = performance.now() - t0;
+  // Failures are reported, not fatal: the next phases (and the destroy) still run for every app.
   const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-  if (failed.length)
-    throw new Error(
-      `${failed.length} of ${apps.length} operations failed, e.g.: ${describeError(failed[0].reason)}`,
-    );
-  const latencies = outcomes.map((o) => (o as PromiseFulfilledResult<number>).value);
+  const latencies = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const cpuSeconds = cpuSecondsBetween(before, cpuSnapshot(pids()));
   return {
     ops: apps.length,
+    failed: failed.length,
+    ...(failed.length ? { firstFailure: describeError(failed[0].reason) } : {}),
     wallMs: Math.round(wallMs),
-    opsPerSec: +((apps.length * 1000) / wallMs).toFixed(2),
-    p50Ms: Math.round(percentile(latencies, 50)),
-    p99Ms: Math.round(percentile(latencies, 99)),
+    // Completed operations per second.
+    opsPerSec: +((latencies.length * 1000) / wallMs).toFixed(2),
+    p50Ms: Math.round(percentile(latencies, 50) ?? 0),
+    p99Ms: Math.round(percentile(latencies, 99) ?? 0),
     cpuSeconds,
   };
 }
@@ -221,7 +229,8 @@ async function phase(
 /** What a failed run left of its apps (containers, then networks), found by their label. */
 async function removeBenchApps(): Promise<void> {
   const docker = createDockerClient();
-  const ours = (labels: Record<string, string> | undefined) => /^(bcl|bdev)-/.test(labels?.[LABEL.app] ?? '');
+  const ours = (labels: Record<string, string> | undefined) =>
+    /^(bclu|bdev)-/.test(labels?.[LABEL.app] ?? '');
   const failed: string[] = [];
   for (const c of await docker.listContainers({ all: true, filters: { label: [LABEL.app] } }))
     if (ours(c.Labels))
@@ -249,13 +258,13 @@ async function measure(target: Target): Promise<Record<string, unknown>> {
   try {
     client = await connectClient({ ...temporalTarget(), address: target.address, taskQueue: QUEUE });
     const appClient = new AppClient(client, QUEUE);
-    const prefix = target.name === 'cluster' ? 'bcl' : 'bdev';
+    const prefix = target.name === 'cluster' ? 'bclu' : 'bdev';
     // A warm-up app: workers load their bundle and connections before anything is timed.
     await phase(appClient, [`${prefix}-warm`], blueprintOf, () => ({ workers: [], server: [], docker: [] }));
     await phase(
       appClient,
       [`${prefix}-warm`],
-      () => ({ type: 'destroy' }),
+      () => ({ type: 'destroy', options: OPTIONS }),
       () => ({ workers: [], server: [], docker: [] }),
     );
     const apps = Array.from({ length: APPS }, (_, i) => `${prefix}-${i + 1}`);
@@ -269,12 +278,12 @@ async function measure(target: Target): Promise<Record<string, unknown>> {
     const scale = await phase(
       appClient,
       apps,
-      () => ({ type: 'scale', service: 'web', replicas: SCALE_TO }),
+      () => ({ type: 'scale', service: 'web', replicas: SCALE_TO, options: OPTIONS }),
       pids,
     );
     const scaled = await containersOf(`${prefix}-`);
     const storage = await target.storage();
-    const destroy = await phase(appClient, apps, () => ({ type: 'destroy' }), pids);
+    const destroy = await phase(appClient, apps, () => ({ type: 'destroy', options: OPTIONS }), pids);
     const left = await containersOf(`${prefix}-`);
     const all = [deploy, scale, destroy];
     const wall = all.reduce((s, p) => s + p.wallMs, 0) / 1000;

@@ -3,7 +3,6 @@
  * first use (update-with-start), and its queries. The CLI's `berth hosts` and the operations'
  * inventory activities both go through it.
  */
-import { randomUUID } from 'crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { UpdateDefinition } from '@temporalio/common';
 import { UserError } from '../core/errors';
@@ -31,19 +30,6 @@ export class InventoryRejectedError extends UserError {
   }
 }
 
-/** How long an update keeps being asked again while Temporal pushes back. */
-const PUSHBACK_RETRY_MS = 60_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Temporal refused or dropped the update before the workflow ran it: safe to ask again. */
-function isPushback(err: unknown): boolean {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  for (let i = 0; e && i < 6; i++, e = e.cause as typeof e)
-    if (/concurrent in-flight updates|workflow update was aborted$/i.test(e.message ?? '')) return true;
-  return false;
-}
-
 export class InventoryClient {
   constructor(
     private readonly client: Client,
@@ -54,35 +40,11 @@ export class InventoryClient {
     return inventoryWorkflowId(this.taskQueue);
   }
 
-  /**
-   * Sends an update, starting the inventory when it does not run yet. The pool's one inventory
-   * takes every operation's reservations: when Temporal pushes back (more unfinished updates than
-   * `history.maxInFlightUpdates` admits, 10 by default, or an update aborted by the server before
-   * the workflow ran it) it is asked again, bounded and jittered, under the same update ID, so the
-   * workflow applies it at most once.
-   */
+  /** Sends an update, starting the inventory when it does not run yet. */
   async update<Ret, Args extends unknown[]>(def: UpdateDefinition<Ret, Args>, ...args: Args): Promise<Ret> {
-    const updateId = randomUUID();
-    const deadline = Date.now() + PUSHBACK_RETRY_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.updateOnce(def, args, updateId);
-      } catch (err) {
-        if (!isPushback(err) || Date.now() >= deadline) throw err;
-        await sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
-      }
-    }
-  }
-
-  private async updateOnce<Ret, Args extends unknown[]>(
-    def: UpdateDefinition<Ret, Args>,
-    args: Args,
-    updateId: string,
-  ): Promise<Ret> {
     try {
       return await this.client.workflow.executeUpdateWithStart(def, {
         args,
-        updateId,
         startWorkflowOperation: new WithStartWorkflowOperation(INVENTORY_WORKFLOW_TYPE, {
           workflowId: this.workflowId,
           taskQueue: this.taskQueue,

@@ -113,10 +113,17 @@ export function temporalServiceConfig(layout: ClusterLayout, service: (typeof SE
 /**
  * Dynamic config, polled by every process (edit it on a running cluster; `up` keeps an edited file).
  * Timers on time, as `berth server` sets for the dev server: policies tick every few hundred ms.
+ * Every operation of a pool reserves hosts through the pool's one inventory workflow, as updates;
+ * Temporal admits 10 unfinished updates per workflow by default and refuses the rest, which 50
+ * deploys at once exceeded (bench:cluster): Berth's cluster admits 200.
  */
+export const MAX_IN_FLIGHT_UPDATES = 200;
 export const DYNAMIC_CONFIG = `# Temporal dynamic config for Berth's cluster; polled every 10 s, kept across 'berth cluster up'.
 history.timerProcessorMaxTimeShift:
   - value: 10ms
+# The pool's inventory takes every operation's reservations as updates (Temporal's default: 10).
+history.maxInFlightUpdates:
+  - value: ${MAX_IN_FLIGHT_UPDATES}
 `;
 
 export function uiConfig(layout: ClusterLayout): string {
