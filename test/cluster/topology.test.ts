@@ -101,7 +101,8 @@ describe('berth cluster up: a real Temporal cluster on PostgreSQL', () => {
       (await (
         await fetch(`${codec}${route}`, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
+          // As the UI's pages call it (the local codec server answers its origin, or the local token).
+          headers: { 'Content-Type': 'application/json', Origin: `http://localhost:${layout.ports.ui}` },
           body: JSON.stringify(body),
         })
       ).json()) as { payloads: (typeof plain)[] };
