@@ -3,7 +3,8 @@ import * as path from 'path';
 import { UserError } from '../core/errors';
 import { berthHome, projectRoot } from './paths';
 
-function onPath(name: string): string | undefined {
+/** An executable `name` in a directory of PATH. */
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     const candidate = path.join(dir, name);
     try {

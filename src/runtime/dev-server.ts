@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SEARCH_ATTRIBUTES } from '../core/names';
+import { MAX_IN_FLIGHT_UPDATES } from './cluster/config';
 import { UserError } from '../core/errors';
 import { findTemporalCli } from '../adapters/temporal-cli';
 import { ensureBerthHome } from '../adapters/paths';
@@ -37,6 +38,9 @@ export function devServerArgs(
     // evaluate every few hundred milliseconds (and for back-off delays of 100 ms).
     '--dynamic-config-value',
     'history.timerProcessorMaxTimeShift="10ms"',
+    // As Berth's cluster: a pool's inventory takes every operation's reservations as updates.
+    '--dynamic-config-value',
+    `history.maxInFlightUpdates=${MAX_IN_FLIGHT_UPDATES}`,
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     // The Web UI asks Berth's codec server to decrypt payloads (in the browser of whoever has the key).
     ...(codecEndpoint ? ['--ui-codec-endpoint', codecEndpoint] : []),

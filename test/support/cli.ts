@@ -28,15 +28,16 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_0
   });
 }
 
-/** Starts `berth worker` (with `args`) and resolves once it says it is polling. */
+/** Starts `berth worker` (with `args`; `bin`: another install's bin/berth) and resolves once it says it is polling. */
 export function startWorkerProcess(
   env: NodeJS.ProcessEnv,
   timeoutMs = 60_000,
   args: string[] = [],
   onOutput?: (output: string) => void,
+  bin = BERTH,
 ): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH, 'worker', ...args], {
+    const child = spawn(process.execPath, [bin, 'worker', ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
     });

@@ -18,15 +18,20 @@ export const RECORDING_ROLLOUT = RECORDING || process.env.BERTH_RECORD_HISTORIES
 
 /**
  * Saves a workflow's history so far as `<name>.json`, and its workflow ID in workflow-ids.txt
- * (replay runs it under that ID), replacing an earlier recording of the same name.
+ * (replay runs it under that ID), replacing an earlier recording of the same name. By default from
+ * the run's dev server into the fixtures; the cluster suite passes its own server and directory.
  */
-export function saveHistory(name: string, workflowId: string): void {
-  fs.mkdirSync(HISTORIES_DIR, { recursive: true });
+export function saveHistory(
+  name: string,
+  workflowId: string,
+  { address = testAddress(), dir = HISTORIES_DIR }: { address?: string; dir?: string } = {},
+): void {
+  fs.mkdirSync(dir, { recursive: true });
   const json = execFileSync(
     findTemporalCli(),
-    ['workflow', 'show', '--address', testAddress(), '-w', workflowId, '-o', 'json'],
+    ['workflow', 'show', '--address', address, '-w', workflowId, '-o', 'json'],
     { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
   );
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
-  writeWorkflowId(HISTORIES_DIR, `${name}.json`, workflowId);
+  fs.writeFileSync(path.join(dir, `${name}.json`), json);
+  writeWorkflowId(dir, `${name}.json`, workflowId);
 }

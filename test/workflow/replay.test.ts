@@ -2,7 +2,9 @@
  * Replay tests: histories recorded from real runs (test/fixtures/histories) must replay without
  * non-determinism against today's workflow code. Re-record after an intended, versioned change with
  * `BERTH_RECORD_HISTORIES=1 npx jest --runInBand test/workflow/replay test/e2e/multihost --selectProjects integration`
- * (the multi-host test records the inventory of a pool of netns hosts: failure, rejoin, provisioning).
+ * (the multi-host test records the inventory of a pool of netns hosts: failure, rejoin, provisioning);
+ * the `berth-cluster-*` histories come from a real cluster:
+ * `BERTH_RECORD_HISTORIES=1 npx jest --runInBand --selectProjects cluster test/cluster/lifecycle`.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -194,7 +196,7 @@ describe('recorded histories replay against the current workflow code', () => {
   // Listed when a test runs: a recording (beforeAll) may just have written them.
   const recorded = () => (fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.json')) : []);
 
-  test('there are recorded histories of the app, every operation, both policies and the host workflows', () => {
+  test('there are recorded histories of the app, every operation, both policies, the host workflows and a cluster run', () => {
     expect(recorded().sort()).toEqual(
       [
         'berth-app.json',
@@ -217,6 +219,11 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-rollout-rollback-5.json',
         'berth-rollout-scale-6.json',
         'berth-rollout-destroy-7.json',
+        // Recorded on a real Temporal cluster (PostgreSQL) by test/cluster/lifecycle.test.ts.
+        'berth-cluster-app.json',
+        'berth-cluster-deploy.json',
+        'berth-cluster-destroy.json',
+        'berth-cluster-inventory.json',
       ].sort(),
     );
   });

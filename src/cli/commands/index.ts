@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCluster } from './cluster';
 import { registerCodecServer } from './codec-server';
 import { registerDeploy } from './deploy';
 import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
@@ -37,4 +38,5 @@ export const COMMANDS: RegisterCommand[] = [
   registerSensor,
   registerHosts,
   registerListeners,
+  registerCluster,
 ];
