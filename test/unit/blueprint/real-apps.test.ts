@@ -11,7 +11,9 @@ describe('pull policy and registry credentials', () => {
     expect(one('  - id: a', '    image: x/y:1', '    pull_policy: never').pull).toBe('never');
     expect(
       problems(yaml('id: app', 'services:', '  - id: a', '    image: x/y:1', '    pull: sometimes')),
-    ).toEqual(["5:11: key 'pull' in service 'a' must be one of missing, always, never, got the string 'sometimes'"]);
+    ).toEqual([
+      "5:11: key 'pull' in service 'a' must be one of missing, always, never, got the string 'sometimes'",
+    ]);
   });
 
   it('registryAuth names a declared secret, which the deploy then resolves', () => {
