@@ -83,3 +83,41 @@ export async function removeLabelledContainers(docker: Docker, labels: string[])
   }
   return removed;
 }
+
+/**
+ * Stops (each with its own stop signal and `StopTimeout`, as `docker stop` does, then SIGKILL) and
+ * removes, with their anonymous volumes, the containers carrying every one of `labels`; all of them
+ * at once up to `STOP_PARALLELISM`, so an app's removal takes about one grace period, not one per
+ * container. Heartbeats while it waits. Returns how many this call removed.
+ */
+export async function stopLabelledContainers(docker: Docker, labels: string[]): Promise<number> {
+  const containers = await docker.listContainers({ all: true, filters: { label: labels } });
+  let removed = 0;
+  const beat = setInterval(() => heartbeat(`stopped ${removed} of ${containers.length}`), 2_000);
+  try {
+    for (let i = 0; i < containers.length; i += STOP_PARALLELISM) {
+      await Promise.all(
+        containers.slice(i, i + STOP_PARALLELISM).map(async (c) => {
+          const container = docker.getContainer(c.Id);
+          try {
+            await container.stop();
+          } catch (err) {
+            if (isNotFound(err)) return;
+            if ((err as { statusCode?: number }).statusCode !== 304) throw err; // 304: stopped already
+          }
+          try {
+            await container.remove({ v: true });
+            removed++;
+          } catch (err) {
+            if (!isNotFound(err) && !isConflict(err)) throw err;
+          }
+        }),
+      );
+    }
+  } finally {
+    clearInterval(beat);
+  }
+  return removed;
+}
+
+const STOP_PARALLELISM = 16;

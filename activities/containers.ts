@@ -11,13 +11,21 @@ import type {
   ContainerRef,
   ContainerSpec,
   ContainerStop,
+  InstanceVolume,
   ReadyContainer,
   InstanceStatus,
   LocalHost,
   ReadinessCheck,
   RemovedResources,
 } from '../workflows/api/containers';
-import { heartbeat, hostCalls, labelFilter, removeLabelledContainers, type ActivityDeps } from './common';
+import {
+  heartbeat,
+  hostCalls,
+  labelFilter,
+  removeLabelledContainers,
+  stopLabelledContainers,
+  type ActivityDeps,
+} from './common';
 import { isConflict, isNotFound, isNotModified } from './docker-errors';
 import { createNetworkActivities, removeNetworksOn } from './networks';
 import { createReadinessActivities } from './readiness';
@@ -63,6 +71,7 @@ export function createContainerActivities(deps: ActivityDeps) {
           host: host?.id ?? 'local',
           image: c.Image,
           configHash: c.Labels[LABEL.config],
+          ...(c.Labels[LABEL.resolved] ? { resolvedHash: c.Labels[LABEL.resolved] } : {}),
           state: c.State,
           status: c.Status,
           ip: Object.values(c.NetworkSettings?.Networks ?? {})[0]?.IPAddress || undefined,
@@ -80,10 +89,18 @@ export function createContainerActivities(deps: ActivityDeps) {
     );
   }
 
-  async function removeContainersOn(host: HostConnection | undefined, app: string): Promise<number> {
+  async function removeContainersOn(
+    host: HostConnection | undefined,
+    app: string,
+    graceful: boolean,
+  ): Promise<number> {
+    const labels = [`${LABEL.app}=${app}`];
     return guarded(
       `remove containers of ${app}`,
-      async () => removeLabelledContainers(await pool.docker(host), [`${LABEL.app}=${app}`]),
+      async () => {
+        const docker = await pool.docker(host);
+        return graceful ? stopLabelledContainers(docker, labels) : removeLabelledContainers(docker, labels);
+      },
       host,
     );
   }
@@ -120,6 +137,14 @@ export function createContainerActivities(deps: ActivityDeps) {
               throw ApplicationFailure.nonRetryable(
                 `address ${spec.ip} of ${spec.instance} is still held in network ${spec.network}`,
                 Failure.AddressInUse,
+              );
+            const missing = /bind source path does not exist:\s*(\S+)/.exec(
+              (err as Error).message ?? '',
+            )?.[1];
+            if (missing)
+              throw ApplicationFailure.nonRetryable(
+                `service ${spec.service}: bind mount source ${missing} does not exist on host ${host?.id ?? 'local'} (create it there, or change the volume)`,
+                Failure.BindSourceMissing,
               );
             throw err;
           }
@@ -276,6 +301,71 @@ export function createContainerActivities(deps: ActivityDeps) {
       return { ...ref, ...(await readiness.waitReady({ ...check, id: ref.id, host: spec.host })) };
     },
 
+    /** The named volumes of an app's instances on each reachable host of `hosts` (by label). */
+    async listAppVolumes(app: string, hosts?: HostConnection[]): Promise<InstanceVolume[]> {
+      const targets = hosts?.length ? hosts : [undefined];
+      const settled = await Promise.allSettled(
+        targets.map((host) =>
+          guarded(
+            `list volumes of ${app}`,
+            async () => {
+              const docker = await pool.docker(host);
+              const filters = labelFilter({ [LABEL.app]: app, [LABEL.kind]: 'volume' });
+              const { Volumes } = await docker.listVolumes({ filters });
+              return (Volumes ?? []).map((v) => ({
+                app,
+                service: v.Labels?.[LABEL.service] ?? '',
+                instance: v.Labels?.[LABEL.instance] ?? '',
+                volume: v.Labels?.[LABEL.volume] ?? '',
+                host: host?.id ?? 'local',
+                name: v.Name,
+              }));
+            },
+            host,
+          ),
+        ),
+      );
+      return settled
+        .flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
+        .sort((a, b) => (a.instance + a.volume + a.host).localeCompare(b.instance + b.volume + b.host));
+    },
+
+    /**
+     * Removes an app's named volumes (`destroy --volumes`) from each of `hosts`; a host that cannot
+     * be reached is reported, its volumes stay there.
+     */
+    async removeAppVolumes(
+      app: string,
+      hosts?: HostConnection[],
+    ): Promise<{ removed: string[]; unreachable: string[] }> {
+      const targets = hosts?.length ? hosts : [undefined];
+      const out = { removed: [] as string[], unreachable: [] as string[] };
+      for (const host of targets) {
+        try {
+          await guarded(
+            `remove volumes of ${app}`,
+            async () => {
+              const docker = await pool.docker(host);
+              const filters = labelFilter({ [LABEL.app]: app, [LABEL.kind]: 'volume' });
+              for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) {
+                try {
+                  await docker.getVolume(v.Name).remove();
+                  out.removed.push(v.Name);
+                } catch (err) {
+                  if (!isNotFound(err)) throw err;
+                }
+              }
+            },
+            host,
+          );
+        } catch (err) {
+          if (isLocal(host) || !isUnreachable(err)) throw err;
+          out.unreachable.push(host!.id);
+        }
+      }
+      return out;
+    },
+
     async describeLocalHost(): Promise<LocalHost> {
       return guarded('docker info', async () => {
         const info = await localDocker.info();
@@ -291,16 +381,22 @@ export function createContainerActivities(deps: ActivityDeps) {
     /**
      * Removes an app's containers and networks from each of `hosts` (default: the local engine);
      * removing what is already gone is not an error. A host that cannot be reached is skipped and
-     * reported (its containers went with it).
+     * reported (its containers went with it). `graceful` (a destroy): each container is stopped
+     * with its stop signal and grace period first; without it (what a failed deploy made) they are
+     * killed. Named volumes stay (`removeAppVolumes`).
      */
-    async removeApp(app: string, hosts?: HostConnection[]): Promise<RemovedResources> {
+    async removeApp(
+      app: string,
+      hosts?: HostConnection[],
+      options: { graceful?: boolean } = {},
+    ): Promise<RemovedResources> {
       const targets = hosts?.length ? hosts : [undefined];
       const total: RemovedResources = { containers: 0, networks: 0, unreachable: [] };
       const reachable: (HostConnection | undefined)[] = [];
       // Containers on every host first: an overlay network goes only once nothing is attached.
       for (const host of targets) {
         try {
-          total.containers += await removeContainersOn(host, app);
+          total.containers += await removeContainersOn(host, app, options.graceful === true);
           reachable.push(host);
         } catch (err) {
           if (isLocal(host) || !isUnreachable(err)) throw err;

@@ -6,6 +6,8 @@ import { createInventoryActivities } from './inventory';
 import { createMonitoringActivities } from './monitoring';
 import { createPolicyActivities } from './policies';
 import { createHostActivities } from './hosts';
+import { createRegistryActivities } from './registry';
+import { hostCalls } from './common';
 
 export type ActivityDeps = ContainerDeps & Pick<ImageActivityDeps, 'registry'>;
 
@@ -15,6 +17,7 @@ export function createActivities(given: ActivityDeps) {
   return {
     ...createContainerActivities(deps),
     ...createImageActivities(deps),
+    ...createRegistryActivities(hostCalls(deps)),
     ...createInventoryActivities(deps.docker),
     ...createHostActivities(deps),
     ...createDnsActivities(deps),

@@ -52,6 +52,8 @@ fi
 missing=()
 [ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+# htpasswd (bcrypt) for the registry tests' authenticated registry
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
 [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
 # netns hosts (scripts/netns-host.sh): an sshd per host, namespaces and veths, nsenter/unshare
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)

@@ -230,16 +230,26 @@ function operationInput(state: AppState, request: OperationRequest): OperationIn
         secrets: state.secrets,
         replicas: state.replicas,
         ...(state.version !== undefined ? { version: state.version } : {}),
+        ...(state.images ? { images: state.images } : {}),
       }
     : undefined;
+  // Where named volumes live, and what the images are pinned to: every operation but a deploy runs those.
+  const kept = {
+    ...(state.volumeHosts ? { volumeHosts: state.volumeHosts } : {}),
+    ...(state.images ? { images: state.images } : {}),
+  };
   switch (request.type) {
     case 'deploy':
     case 'rollback': {
       const blueprint =
         request.type === 'deploy' ? request.blueprint : rollbackTarget(state, request.toVersion).blueprint;
       const { replicas, notes } = replicasFor(state, blueprint!);
+      const target = request.type === 'rollback' ? rollbackTarget(state, request.toVersion) : undefined;
       return {
         ...base,
+        ...kept,
+        // A rollback runs the images its version ran.
+        ...(target ? { images: target.images } : {}),
         operation: request.type,
         blueprint,
         replicas,
@@ -252,6 +262,7 @@ function operationInput(state: AppState, request: OperationRequest): OperationIn
     case 'scale':
       return {
         ...base,
+        ...kept,
         operation: 'scale',
         blueprint: state.blueprint,
         replicas: { ...state.replicas, [request.service]: request.replicas },
@@ -260,13 +271,20 @@ function operationInput(state: AppState, request: OperationRequest): OperationIn
     case 'heal':
       return {
         ...base,
+        ...kept,
         operation: 'heal',
         blueprint: state.blueprint,
         replicas: state.replicas,
         secrets: state.secrets,
+        ...(request.allowDataLoss ? { allowDataLoss: true } : {}),
       };
     case 'destroy':
-      return { ...base, operation: 'destroy', replicas: {} };
+      return {
+        ...base,
+        operation: 'destroy',
+        replicas: {},
+        ...(request.volumes ? { removeVolumes: true } : {}),
+      };
   }
 }
 
@@ -296,6 +314,21 @@ function apply(
     state.blueprint = input.blueprint;
     state.secrets = input.secrets;
     state.replicas = input.replicas;
+    // The same blueprint whose tags now name other images is a new version too.
+    const current = state.versions?.find((v) => v.version === state.version);
+    const moved =
+      current?.images !== undefined &&
+      result.images !== undefined &&
+      canonicalJson(current.images) !== canonicalJson(result.images);
+    if (
+      input.version !== undefined &&
+      input.version === state.version &&
+      moved &&
+      request.type === 'deploy'
+    ) {
+      input.version = Math.max(0, ...(state.versions ?? []).map((v) => v.version)) + 1;
+      record.version = input.version;
+    }
     if (input.version !== undefined && input.version !== state.version) {
       const version: AppVersion = {
         version: input.version,
@@ -303,10 +336,11 @@ function apply(
         appliedAtMs: nowMs(),
         operationId: record.id,
         ...(rollbackOf !== undefined ? { rollbackOf } : {}),
+        ...(result.images ? { images: result.images } : {}),
       };
       state.versions = [...(state.versions ?? []), version].slice(-KEEP_VERSIONS);
       state.version = input.version;
-    }
+    } else if (current && result.images) current.images = result.images;
   }
   if (request.type === 'scale') state.replicas = { ...state.replicas, [request.service]: request.replicas };
   state.phase = 'running';
@@ -317,6 +351,9 @@ function recordInstances(state: AppState, result: OperationResult): void {
   if (result.subnet) state.subnet = result.subnet;
   state.instances = result.instances;
   state.addresses = result.addresses;
+  if (result.images) state.images = result.images;
+  if (result.volumeHosts) state.volumeHosts = result.volumeHosts;
+  if (result.waiting) state.waiting = result.waiting;
 }
 
 function trim(records: OperationRecord[]): void {

@@ -81,6 +81,22 @@ export class BerthCodec implements PayloadCodec {
     return this.codecKey.id;
   }
 
+  /**
+   * A keyed digest of a secret's value (HMAC-SHA256 under a key derived from the codec key): what a
+   * container's configuration hash takes in place of the value, so a rotated secret is a change
+   * while neither the hash nor the container's labels reveal or let anyone test a guess.
+   */
+  secretDigest(name: string, value: string): string {
+    const key = Buffer.from(crypto.hkdfSync('sha256', this.codecKey.key, '', 'berth-secret-digest', 32));
+    return crypto
+      .createHmac('sha256', key)
+      .update(name)
+      .update('\0')
+      .update(value)
+      .digest('hex')
+      .slice(0, 32);
+  }
+
   async encode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => this.encrypt(payload));
   }

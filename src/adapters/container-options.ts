@@ -5,6 +5,7 @@
 import type Docker from 'dockerode';
 import { LABEL, containerName } from '../core/names';
 import type { ContainerSpec } from '../../workflows/api/containers';
+import type { Mount } from '../core/volumes';
 
 export function containerCreateOptions(
   spec: ContainerSpec,
@@ -36,9 +37,12 @@ export function containerCreateOptions(
       [LABEL.instance]: spec.instance,
       [LABEL.kind]: 'container',
       ...(spec.configHash ? { [LABEL.config]: spec.configHash } : {}),
+      ...(spec.resolvedHash ? { [LABEL.resolved]: spec.resolvedHash } : {}),
     },
     HostConfig: {
       PortBindings: bindings,
+      // Mounts, not Binds: a missing bind source fails the create instead of appearing as an empty directory.
+      ...(spec.mounts?.length ? { Mounts: spec.mounts.map(dockerMount) } : {}),
       NetworkMode: spec.network,
       ...(spec.dns?.length ? { Dns: spec.dns } : {}),
       ...(spec.restart && spec.restart !== 'no' ? { RestartPolicy: { Name: spec.restart } } : {}),
@@ -54,4 +58,15 @@ export function containerCreateOptions(
       },
     },
   };
+}
+
+/** A mount as Docker's API takes it; a named volume that does not exist yet is created with its labels. */
+function dockerMount(m: Mount): Docker.MountSettings {
+  return {
+    Type: m.type,
+    Target: m.target,
+    ReadOnly: m.readOnly,
+    ...(m.source !== undefined ? { Source: m.source } : {}),
+    ...(m.labels ? { VolumeOptions: { Labels: m.labels } } : {}),
+  } as Docker.MountSettings;
 }

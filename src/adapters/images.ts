@@ -13,6 +13,7 @@ import {
   splitImageRef,
 } from '../core/images';
 import { LABEL } from '../core/names';
+import type { RegistryAuth } from './registry-auth';
 
 /**
  * Images for real: Dockerfile builds (an in-memory tar context, Docker's legacy builder), Clocker's
@@ -478,10 +479,7 @@ export async function buildEntity(
 // Registry transfers
 
 /** Credentials for a private registry (sent as X-Registry-Auth; none for Berth's loopback registry). */
-export interface RegistryAuth {
-  username: string;
-  password: string;
-}
+export type { RegistryAuth } from './registry-auth';
 
 async function followTransfer(
   what: string,
@@ -540,4 +538,142 @@ export async function pullImage(
   await followTransfer(`pull ${ref}`, stream, options);
   const inspected = await docker.getImage(ref).inspect();
   return { ref, id: inspected.Id };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images from any registry: digests and pulls
+
+/**
+ * What a registry's answer (or the lack of one) means for a deploy: an image that is not there, a
+ * refused pull and a name no resolver knows are the user's to fix (fail at once); a registry that
+ * cannot be reached may come back (retry, bounded).
+ */
+export type RegistryProblem = 'missing' | 'denied' | 'unknown-registry' | 'misconfigured' | 'unreachable';
+
+export class RegistryAnswerError extends Error {
+  constructor(
+    message: string,
+    readonly problem: RegistryProblem,
+    /** Docker's own words, without the request it made. */
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'RegistryAnswerError';
+  }
+
+  get retryable(): boolean {
+    return this.problem === 'unreachable';
+  }
+}
+
+const PROBLEMS: [RegExp, RegistryProblem][] = [
+  [/no such host|server misbehaving|name or service not known|no address associated/i, 'unknown-registry'],
+  [
+    /unauthorized|authentication required|no basic auth credentials|denied|forbidden|incorrect username or password/i,
+    'denied',
+  ],
+  [/manifest unknown|not found|does not exist|name unknown/i, 'missing'],
+  [/server gave HTTP response to HTTPS client|x509|certificate|invalid reference format/i, 'misconfigured'],
+];
+
+/**
+ * One line naming the image and the registry's answer, classified: `image 'x/y:1': registry
+ * r.example answered: manifest unknown`.
+ */
+export function registryAnswer(err: unknown, image: string, registry: string): RegistryAnswerError {
+  const status = statusOf(err);
+  const raw = dockerMessage(err) || (err as Error).message || String(err);
+  // `Head "http://r/v2/x/manifests/1": no basic auth credentials` → what the registry said.
+  const reason = raw
+    .replace(/^(?:Get|Head|Post)\s+"[^"]*":\s*/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const found = PROBLEMS.find(([re]) => re.test(raw))?.[1];
+  const problem: RegistryProblem =
+    found ?? (status === 404 ? 'missing' : status === 401 || status === 403 ? 'denied' : 'unreachable');
+  const subject = `image '${image}'`;
+  const message =
+    problem === 'unreachable'
+      ? `${subject}: registry ${registry} cannot be reached: ${reason}`
+      : problem === 'unknown-registry'
+        ? `${subject}: registry ${registry} is unknown: ${reason}`
+        : `${subject}: registry ${registry} answered: ${reason}`;
+  return new RegistryAnswerError(message, problem, reason);
+}
+
+/**
+ * The digest a tag names now, asked of the registry through the engine (`GET /distribution`: no
+ * layers move). The engine's own registry settings apply (insecure registries, mirrors).
+ */
+export async function resolveDigest(
+  docker: Docker,
+  ref: string,
+  registry: string,
+  auth?: RegistryAuth,
+): Promise<string> {
+  let answer: { Descriptor?: { digest?: string } };
+  try {
+    answer = (await docker
+      .getImage(ref)
+      .distribution({ authconfig: auth ?? {} } as never)) as unknown as typeof answer;
+  } catch (err) {
+    throw registryAnswer(err, ref, registry);
+  }
+  const digest = answer.Descriptor?.digest;
+  if (!digest)
+    throw new RegistryAnswerError(`image '${ref}': registry ${registry} gave no digest`, 'missing', '');
+  return digest;
+}
+
+export interface PullStats {
+  /** Layers the image has (downloaded now, or there already). */
+  layers: number;
+  /** Layers fetched by this pull. */
+  downloaded: number;
+  /** Bytes fetched, as the engine reported them. */
+  bytes: number;
+  ms: number;
+}
+
+/**
+ * Pulls `ref` with `auth`, counting layers and bytes from the progress stream (each line also goes
+ * to `onProgress`). A failure is a classified `RegistryAnswerError`.
+ */
+export async function pullWithStats(
+  docker: Docker,
+  ref: string,
+  registry: string,
+  options: ProgressOptions & { auth?: RegistryAuth } = {},
+): Promise<PullStats> {
+  const started = Date.now();
+  const layers = new Set<string>();
+  const downloaded = new Set<string>();
+  const sizes = new Map<string, number>();
+  let failed: ProgressEvent | undefined;
+  try {
+    const stream: NodeJS.ReadableStream = await docker.pull(ref, {
+      authconfig: options.auth ?? {},
+      ...(options.signal ? { abortSignal: options.signal } : {}),
+    });
+    failed = await followJsonStream(
+      stream,
+      (event) => {
+        const detail = (event as { progressDetail?: { total?: number } }).progressDetail;
+        if (event.id && /^(Pulling fs layer|Already exists|Waiting)/.test(event.status ?? ''))
+          layers.add(event.id);
+        if (event.id && event.status === 'Downloading' && detail?.total) sizes.set(event.id, detail.total);
+        if (event.id && event.status === 'Pull complete') downloaded.add(event.id);
+        if (event.status) options.onProgress?.(`${event.id ? `${event.id}: ` : ''}${event.status}`);
+      },
+      options.signal,
+    );
+  } catch (err) {
+    if (options.signal?.aborted) throw err;
+    throw registryAnswer(err, ref, registry);
+  }
+  if (failed)
+    throw registryAnswer(new Error(failed.errorDetail?.message ?? failed.error ?? ''), ref, registry);
+  let bytes = 0;
+  for (const id of downloaded) bytes += sizes.get(id) ?? 0;
+  return { layers: layers.size, downloaded: downloaded.size, bytes, ms: Date.now() - started };
 }

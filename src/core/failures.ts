@@ -45,6 +45,17 @@ export const Failure = {
   ImageBuildFailed: 'ImageBuildFailed',
   DockerfileUnavailable: 'DockerfileUnavailable',
   RegistryError: 'RegistryError',
+  /** A registry refused the pull (credentials missing or wrong, no access). */
+  ImagePullDenied: 'ImagePullDenied',
+  /** No resolver knows the registry's name. */
+  UnknownRegistry: 'UnknownRegistry',
+  /** The engine and the registry do not agree on how to talk (plain HTTP, a certificate). */
+  RegistryMisconfigured: 'RegistryMisconfigured',
+  /** The registry could not be reached (retryable, bounded). */
+  RegistryUnreachable: 'RegistryUnreachable',
+  // --- volumes ------------------------------------------------------------------------------
+  /** A bind mount's host path does not exist on the host that runs the container. */
+  BindSourceMissing: 'BindSourceMissing',
   // --- Berth's DNS server -------------------------------------------------------------------
   DnsServerError: 'DnsServerError',
   DnsConfigInvalid: 'DnsConfigInvalid',

@@ -187,3 +187,25 @@ export function dockerfileBaseImages(dockerfile: string): string[] {
   }
   return bases;
 }
+
+/** The registry an image is pulled from: its own host, or Docker Hub for short names. */
+export function registryHost(ref: string): string {
+  return registryOf(ref) ?? 'docker.io';
+}
+
+/** The digest a reference pins (`repo@sha256:…`), if any. */
+export function digestOf(ref: string): string | undefined {
+  const at = ref.indexOf('@');
+  return at < 0 ? undefined : ref.slice(at + 1);
+}
+
+/** The reference of one exact image: `127.0.0.1:5000/team/api:2` + digest → `127.0.0.1:5000/team/api@sha256:…`. */
+export function pinnedRef(ref: string, digest: string): string {
+  return `${splitImageRef(ref).repository}@${digest}`;
+}
+
+/** `sha256:0123456789abcdef…` → `sha256:0123456789ab` (what status and progress show). */
+export function shortDigest(digest: string): string {
+  const [algorithm, hex] = digest.split(':');
+  return hex ? `${algorithm}:${hex.slice(0, 12)}` : digest;
+}

@@ -8,6 +8,13 @@ export const LABEL = {
   kind: 'berth.kind',
   /** Hash of the container's configuration: a redeploy with another one recreates the container. */
   config: 'berth.config',
+  /**
+   * Hash of what the container was actually given (resolved env, secrets as keyed digests, the
+   * pinned image, mounts, stop settings); containers from before it was recorded have none.
+   */
+  resolved: 'berth.resolved',
+  /** A named volume's name in the blueprint (`data`); the volume belongs to one instance. */
+  volume: 'berth.volume',
 } as const;
 
 export const TASK_QUEUE = 'berth';

@@ -9,6 +9,14 @@ export interface DesiredInstance {
   instance: string;
   /** Hash of the container's configuration; a live container with another hash is recreated. */
   configHash: string;
+  /**
+   * Hash of what the container is given once references, secrets and the image digest are
+   * resolved. Compared only with containers that carry one: those from before it was recorded are
+   * current while `configHash` matches (an upgrade recreates nothing), unless `recreateUnrecorded`.
+   */
+  resolvedHash?: string;
+  /** Containers without a resolved hash are out of date (they lack something new, e.g. mounts). */
+  recreateUnrecorded?: boolean;
 }
 
 export interface LiveInstance {
@@ -17,6 +25,7 @@ export interface LiveInstance {
   id: string;
   state: string;
   configHash?: string;
+  resolvedHash?: string;
 }
 
 export interface ReconcilePlan {
@@ -29,15 +38,30 @@ export interface ReconcilePlan {
 
 /** Instances `<service>-1..n` per service, in the given service order. */
 export function desiredInstances(
-  services: { id: string; replicas: number; configHash: string }[],
+  services: {
+    id: string;
+    replicas: number;
+    configHash: string;
+    resolvedHash?: string;
+    recreateUnrecorded?: boolean;
+  }[],
 ): DesiredInstance[] {
   return services.flatMap((s) =>
     Array.from({ length: s.replicas }, (_, i) => ({
       service: s.id,
       instance: instanceName(s.id, i + 1),
       configHash: s.configHash,
+      ...(s.resolvedHash !== undefined ? { resolvedHash: s.resolvedHash } : {}),
+      ...(s.recreateUnrecorded ? { recreateUnrecorded: true } : {}),
     })),
   );
+}
+
+/** Is the live container what the desired instance asks for? */
+export function isCurrent(l: LiveInstance, d: DesiredInstance): boolean {
+  if (l.configHash !== d.configHash) return false;
+  if (d.resolvedHash === undefined) return true;
+  return l.resolvedHash !== undefined ? l.resolvedHash === d.resolvedHash : !d.recreateUnrecorded;
 }
 
 export function reconcile(desired: DesiredInstance[], live: LiveInstance[]): ReconcilePlan {
@@ -48,10 +72,10 @@ export function reconcile(desired: DesiredInstance[], live: LiveInstance[]): Rec
   for (const d of desired) {
     const found = byInstance.get(d.instance) ?? [];
     byInstance.delete(d.instance);
-    const l = bestOf(found, d.configHash);
+    const l = bestOf(found, d);
     duplicates.push(...found.filter((x) => x !== l));
     if (!l) plan.create.push(d);
-    else if (l.configHash !== d.configHash) plan.recreate.push({ desired: d, live: l });
+    else if (!isCurrent(l, d)) plan.recreate.push({ desired: d, live: l });
     else if (l.state !== 'running') plan.start.push(l);
     else plan.keep.push(l);
   }
@@ -66,8 +90,8 @@ export function reconcile(desired: DesiredInstance[], live: LiveInstance[]): Rec
  * Of the containers of one instance (two after a start-first replacement was interrupted), the one
  * to keep: up to date and running, else up to date, else running, else any. The others go.
  */
-function bestOf(found: LiveInstance[], configHash: string): LiveInstance | undefined {
-  const current = (l: LiveInstance) => l.configHash === configHash;
+function bestOf(found: LiveInstance[], desired: DesiredInstance): LiveInstance | undefined {
+  const current = (l: LiveInstance) => isCurrent(l, desired);
   const running = (l: LiveInstance) => l.state === 'running';
   return (
     found.find((l) => current(l) && running(l)) ?? found.find(current) ?? found.find(running) ?? found[0]

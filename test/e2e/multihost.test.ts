@@ -11,6 +11,7 @@ import {
   stopNetnsDocker,
 } from '../../src/adapters/netns';
 import { berthHome } from '../../src/adapters/paths';
+import { followJsonStream } from '../../src/adapters/images';
 import { FIXTURE_KEY, RECORDING, saveHistory } from '../support/histories';
 import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
@@ -269,6 +270,108 @@ describe('an app spread over three netns Docker hosts', () => {
     expect((await instances(app)).filter((i) => i.host === fourth.id)).toHaveLength(1);
     ok(await cli(['destroy', app]));
   });
+
+  test('images from a registry are pulled by every host; logs and exec reach them; an instance with a named volume waits for its host, and moves only with --allow-data-loss', async () => {
+    const app = uniqueApp('real');
+    cleanups.push(app);
+    // An image in the pool's registry under a name of its own, pushed from the host that runs it.
+    const registryHost = (await hosts()).find((h) => h.registry)!;
+    const registry = registryHost.registry!;
+    const engine = dockerOn(registryHost.id);
+    await engine.getImage('berth/busybox:1').tag({ repo: `${registry}/team/web`, tag: '1' });
+    const pushed = await engine.getImage(`${registry}/team/web`).push({ tag: '1', authconfig: {} } as never);
+    let digest = '';
+    await followJsonStream(pushed, (e) => (digest = e.aux?.Digest ?? digest));
+    expect(digest).toMatch(/^sha256:/);
+    const stoppable = (body: string) => `[sh, -c, 'trap "exit 0" TERM; ${body}; while :; do sleep 1; done']`;
+    const text = blueprint(
+      app,
+      [
+        '  - id: web',
+        `    image: ${registry}/team/web:1`,
+        '    replicas: 3',
+        '    placement: [breadthFirst]',
+        `    command: ${stoppable('echo hello from $(hostname)')}`,
+        '  - id: db',
+        '    image: berth/busybox:1',
+        '    replicas: 2',
+        '    placement: [breadthFirst]',
+        '    volumes: [data:/data]',
+        `    command: ${stoppable('hostname >> /data/boots; echo db up on $(hostname)')}`,
+        '',
+      ].join('\n'),
+    );
+    const deployed = ok(await cli(['deploy', write('real.yaml', text)]));
+    const list = await instances(app);
+    // Every host that runs web has exactly the pinned image; those without it pulled it.
+    const webHosts = new Set(list.filter((i) => i.service === 'web').map((i) => i.host));
+    expect(webHosts.size).toBe(3);
+    for (const i of list.filter((x) => x.service === 'web'))
+      expect((await dockerOn(i.host).getContainer(i.id).inspect()).Config.Image).toBe(
+        `${registry}/team/web@${digest}`,
+      );
+    const pulledOn = [...deployed.matchAll(/pulled \S+ on (\S+):/g)].map((m) => m[1]);
+    expect(pulledOn.length).toBeGreaterThanOrEqual(webHosts.has(registryHost.id) ? 2 : 3);
+    expect(pulledOn).not.toContain(registryHost.id);
+
+    // Logs and exec reach every host from here.
+    const logs = ok(await cli(['logs', app]));
+    for (const i of list)
+      expect(logs).toContain(
+        i.service === 'web'
+          ? `${i.instance} | hello from ${i.instance}`
+          : `${i.instance} | db up on ${i.instance}`,
+      );
+    const remote = list.find((i) => i.service === 'db' && i.host !== 'local')!;
+    const boots = await cli(['exec', app, remote.instance, '--', 'cat', '/data/boots']);
+    expect({ code: boots.code, out: boots.stdout.trim() }).toEqual({ code: 0, out: remote.instance });
+    expect((await cli(['exec', app, remote.instance, '--', 'sh', '-c', 'exit 3'])).code).toBe(3);
+
+    // The host holding a db instance's volume fails: the instance waits for it, it is not recreated empty elsewhere.
+    const leader = await swarmLeader(registryHost.id);
+    const victim = list.find((i) => i.service === 'db' && i.host !== leader && i.host !== registryHost.id)!;
+    expect(victim).toBeDefined();
+    const index = hostIndex.get(victim.host)!;
+    await stopNetnsDocker(PREFIX, index);
+    let status:
+      { waiting: { instance: string; host: string; volumes: string[] }[]; instances: Instance[] } | undefined;
+    for (let i = 0; i < 120; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      status = JSON.parse(ok(await cli(['status', app, '--json']))).apps[0];
+      const webMoved = status!.instances
+        .filter((x) => x.service === 'web')
+        .every((x) => x.host !== victim.host);
+      if (status!.waiting.length > 0 && webMoved) break;
+    }
+    expect(status!.waiting).toEqual([
+      expect.objectContaining({ instance: victim.instance, host: victim.host, volumes: ['data'] }),
+    ]);
+    expect(status!.instances.map((x) => x.instance)).not.toContain(victim.instance);
+    expect(ok(await cli(['status', app]))).toContain(`${victim.instance} waits for host ${victim.host}`);
+
+    // A heal told it may lose the data places it anew, empty, and says so.
+    const healed = ok(await cli(['heal', app, '--allow-data-loss']));
+    expect(healed).toContain(`${victim.instance}: placed anew with empty volumes (data)`);
+    const moved = (await instances(app)).find((i) => i.instance === victim.instance)!;
+    expect(moved.host).not.toBe(victim.host);
+    expect((await exec(moved.host, moved.id, ['cat', '/data/boots'])).output.trim()).toBe(victim.instance);
+    expect(JSON.parse(ok(await cli(['status', app, '--json']))).apps[0].waiting).toEqual([]);
+
+    // The host comes back (empty, as after any failure) for the tests after this one.
+    const key = await ensureBerthSshKey(berthHome());
+    await createNetnsHost({ prefix: PREFIX, index, lan: LAN, publicKeyFile: key.publicKeyFile });
+    let back: HostRow | undefined;
+    for (let i = 0; i < 150 && back?.status !== 'ready'; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      back = (await hosts()).find((h) => h.id === victim.host);
+    }
+    expect(back?.status).toBe('ready');
+    ok(await cli(['destroy', app, '--volumes']));
+    for (const h of await hosts()) {
+      const { Volumes } = await dockerOn(h.id).listVolumes({ filters: { label: [`${LABEL.app}=${app}`] } });
+      expect({ host: h.id, volumes: Volumes ?? [] }).toEqual({ host: h.id, volumes: [] });
+    }
+  }, 600_000);
 
   // The victim never leads the swarm: when the leader dies, swarmkit's agents may keep dialing dead
   // managers and overlay attachments time out for minutes (DECISIONS, 2026-11-26). The registry's

@@ -45,6 +45,21 @@ export async function removeTestApps(): Promise<void> {
       .remove()
       .catch(() => undefined);
   }
+  // Named volumes outlive a destroy (as with `docker compose down`): a test run leaves none.
+  for (const v of await appVolumes()) {
+    await docker
+      .getVolume(v.Name)
+      .remove()
+      .catch(() => undefined);
+  }
+}
+
+/** Named volumes of this run's test apps (of `app` when given). */
+export async function appVolumes(app?: string): Promise<Docker.VolumeInspectInfo[]> {
+  const { Volumes } = await docker.listVolumes({
+    filters: { label: [app ? `${LABEL.app}=${app}` : LABEL.app] },
+  });
+  return (Volumes ?? []).filter((v) => v.Labels?.[LABEL.app]?.startsWith(TEST_APP_PREFIX));
 }
 
 /** Runs a command in a container (on `engine`, default the local one): exit code and combined output. */

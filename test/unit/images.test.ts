@@ -6,6 +6,10 @@ import {
   commitChanges,
   describeEntityStep,
   dockerfileBaseImages,
+  digestOf,
+  pinnedRef,
+  registryHost,
+  shortDigest,
   entityBuildSteps,
   registryImageRef,
   registryOf,
@@ -166,5 +170,19 @@ describe('Dockerfile base images', () => {
     ].join('\n');
     expect(dockerfileBaseImages(dockerfile)).toEqual(['berth/busybox:1', '127.0.0.1:5000/berth/x:1']);
     expect(dockerfileBaseImages('')).toEqual([]);
+  });
+});
+
+describe('pinned references', () => {
+  it('a tag becomes its digest; the registry of short names is Docker Hub', () => {
+    const d = 'sha256:44ca194736a3451481734d355495b41d3fdfae57a0d9317462f333771497610f';
+    expect(pinnedRef('127.0.0.1:5000/team/api:2', d)).toBe(`127.0.0.1:5000/team/api@${d}`);
+    expect(pinnedRef('postgres:16', d)).toBe(`postgres@${d}`);
+    expect(pinnedRef('postgres', d)).toBe(`postgres@${d}`);
+    expect(digestOf(`postgres@${d}`)).toBe(d);
+    expect(digestOf('postgres:16')).toBeUndefined();
+    expect(registryHost('postgres:16')).toBe('docker.io');
+    expect(registryHost('registry.example.com/team/api:2.3')).toBe('registry.example.com');
+    expect(shortDigest(d)).toBe('sha256:44ca194736a3');
   });
 });

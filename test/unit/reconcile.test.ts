@@ -74,3 +74,22 @@ describe('stableHash / canonicalJson', () => {
     expect(stableHash('x')).toMatch(/^[0-9a-f]{16}$/);
   });
 });
+
+describe('the resolved hash: what a container was actually given', () => {
+  const want = (resolvedHash?: string, recreateUnrecorded = false) =>
+    desiredInstances([{ id: 'web', replicas: 1, configHash: 'c1', resolvedHash, recreateUnrecorded }]);
+  const live = (resolvedHash?: string) => [
+    { service: 'web', instance: 'web-1', id: 'a', state: 'running', configHash: 'c1', resolvedHash },
+  ];
+
+  it('a changed resolved value (a rotated secret, a moved address, a new digest) recreates', () => {
+    expect(reconcile(want('r2'), live('r1')).recreate.map((r) => r.live.id)).toEqual(['a']);
+    expect(reconcile(want('r1'), live('r1')).keep.map((l) => l.id)).toEqual(['a']);
+  });
+
+  it('a container from before resolved hashes were recorded is kept: an upgrade recreates nothing', () => {
+    expect(reconcile(want('r1'), live(undefined)).keep.map((l) => l.id)).toEqual(['a']);
+    // ...unless it lacks what only new containers get (mounts of the volumes it declares).
+    expect(reconcile(want('r1', true), live(undefined)).recreate.map((r) => r.live.id)).toEqual(['a']);
+  });
+});

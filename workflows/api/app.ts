@@ -4,7 +4,8 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Blueprint } from '../../src/core/blueprint/model';
-import type { InstanceRecord, OperationRequest, OperationType } from './operations';
+import type { PinnedImage } from './containers';
+import type { InstanceRecord, OperationRequest, OperationType, WaitingInstance } from './operations';
 import type { PolicyRecord } from './policies';
 
 /** The workflow type, for clients that start it (update-with-start). */
@@ -37,6 +38,8 @@ export interface AppVersion {
   operationId: string;
   /** A rollback: the earlier version whose blueprint it applied again. */
   rollbackOf?: number;
+  /** The digests its image sources were pinned to. */
+  images?: Record<string, PinnedImage>;
 }
 
 export interface AppState {
@@ -58,6 +61,12 @@ export interface AppState {
   versions?: AppVersion[];
   /** The running version (the last applied). */
   version?: number;
+  /** What each image source runs (pinned by the last deploy or rollback). */
+  images?: Record<string, PinnedImage>;
+  /** Instance → the host holding its named volumes (kept across scale-downs). */
+  volumeHosts?: Record<string, string>;
+  /** Instances waiting for the host that holds their volumes. */
+  waiting?: WaitingInstance[];
 }
 
 /** What the `state` query answers: the state without secret values. */

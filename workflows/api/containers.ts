@@ -1,6 +1,7 @@
 /** Shapes exchanged between workflows and container activities (plain data, serialisable): a contract both sides import. */
-import type { PortSpec } from '../../src/core/blueprint/model';
+import type { PortSpec, PullPolicy } from '../../src/core/blueprint/model';
 import type { HostConnection } from '../../src/core/hosts';
+import type { Mount } from '../../src/core/volumes';
 
 export interface ContainerSpec {
   /** The host it runs on (default: the local engine). */
@@ -21,6 +22,10 @@ export interface ContainerSpec {
   dns?: string[];
   /** See LABEL.config. */
   configHash?: string;
+  /** See LABEL.resolved. */
+  resolvedHash?: string;
+  /** Named volumes (the instance's own), bind mounts and anonymous volumes. */
+  mounts?: Mount[];
   restart?: 'no' | 'on-failure' | 'always' | 'unless-stopped';
   cpus?: number;
   memoryBytes?: number;
@@ -91,6 +96,7 @@ export interface InstanceStatus {
   status: string;
   ip?: string;
   configHash?: string;
+  resolvedHash?: string;
   ports: ForwardedPort[];
 }
 
@@ -99,4 +105,52 @@ export interface RemovedResources {
   networks: number;
   /** Hosts that could not be reached (their containers are gone with them). */
   unreachable?: string[];
+}
+
+/** An image source as a deploy pinned it: what every instance runs, on every host, until the next deploy. */
+export interface PinnedImage {
+  /** As the blueprint wrote it (`127.0.0.1:5000/team/api:2`). */
+  image: string;
+  /** What containers are created from: `repo@sha256:…`, or the tag of an image only this engine has. */
+  ref: string;
+  /** The digest the tag named at the deploy; absent for an image no registry holds. */
+  digest?: string;
+}
+
+export interface ResolveImageRequest {
+  /** The engine that asks the registry (the pool's build host, else the local one). */
+  host?: HostConnection;
+  service: string;
+  image: string;
+  policy: PullPolicy;
+  /** The value of the service's `registryAuth` secret (`user:password`); else this machine's Docker config. */
+  credentials?: string;
+}
+
+export interface PullRequest {
+  host?: HostConnection;
+  service: string;
+  /** The pinned reference to have on the host. */
+  ref: string;
+  policy: PullPolicy;
+  credentials?: string;
+}
+
+export interface PullResult {
+  /** False when the host had the image (and the policy did not ask for a pull). */
+  pulled: boolean;
+  layers?: number;
+  downloaded?: number;
+  bytes?: number;
+  ms?: number;
+}
+
+/** A named volume an instance owns, and the host that holds it. */
+export interface InstanceVolume {
+  app: string;
+  service: string;
+  instance: string;
+  volume: string;
+  host: string;
+  name: string;
 }

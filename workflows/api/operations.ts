@@ -5,7 +5,7 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Blueprint } from '../../src/core/blueprint/model';
-import type { ForwardedPort } from './containers';
+import type { ForwardedPort, PinnedImage } from './containers';
 
 /** `rollback` deploys an earlier version of the app through the same rollout as a deploy. */
 export type OperationType = 'deploy' | 'scale' | 'heal' | 'destroy' | 'rollback';
@@ -51,8 +51,10 @@ interface Requested {
 export type OperationRequest =
   | ({ type: 'deploy'; blueprint: Blueprint; secrets?: Record<string, string> } & Requested)
   | ({ type: 'scale'; service: string; replicas: number } & Requested)
-  | ({ type: 'heal' } & Requested)
-  | ({ type: 'destroy' } & Requested)
+  /** `allowDataLoss`: an instance whose volumes' host is gone is placed anew, with empty volumes. */
+  | ({ type: 'heal'; allowDataLoss?: boolean } & Requested)
+  /** `volumes`: the app's named volumes go too (`docker compose down -v`). */
+  | ({ type: 'destroy'; volumes?: boolean } & Requested)
   /** An earlier version (default: the one before the current). */
   | ({ type: 'rollback'; toVersion?: number } & Requested);
 
@@ -72,6 +74,14 @@ export interface OperationInput {
   version?: number;
   /** What the app decided for this operation, for its progress (kept replica counts). */
   notes?: string[];
+  /** Images pinned by the deploy that applied this blueprint (scale, heal, rollback run them). */
+  images?: Record<string, PinnedImage>;
+  /** Instance → the host holding its named volumes. */
+  volumeHosts?: Record<string, string>;
+  /** Heal: place instances whose volumes' host is gone anew, with empty volumes. */
+  allowDataLoss?: boolean;
+  /** Destroy: remove the named volumes too. */
+  removeVolumes?: boolean;
 }
 
 export interface PreviousVersion {
@@ -79,6 +89,7 @@ export interface PreviousVersion {
   secrets?: Record<string, string>;
   replicas: Record<string, number>;
   version?: number;
+  images?: Record<string, PinnedImage>;
 }
 
 export interface InstanceRecord {
@@ -92,6 +103,18 @@ export interface InstanceRecord {
   action: 'created' | 'started' | 'recreated' | 'kept';
   /** Ports its host forwards to it (what `berth status` shows without asking the engines). */
   ports?: ForwardedPort[];
+  /** The image reference it was created from (`repo@sha256:…` when pinned). */
+  image?: string;
+}
+
+/** An instance that waits for the host holding its named volumes (it is not recreated empty elsewhere). */
+export interface WaitingInstance {
+  service: string;
+  instance: string;
+  host: string;
+  volumes: string[];
+  /** Placement's explanation. */
+  reason: string;
 }
 
 export interface OperationResult {
@@ -102,6 +125,10 @@ export interface OperationResult {
   instances: InstanceRecord[];
   removed: string[];
   addresses: Record<string, string>;
+  /** Each image source's pin (deploy: resolved now; others: the deploy's). */
+  images?: Record<string, PinnedImage>;
+  volumeHosts?: Record<string, string>;
+  waiting?: WaitingInstance[];
 }
 
 export interface OperationProgress {

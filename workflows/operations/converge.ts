@@ -20,6 +20,7 @@ import {
   OPERATION_DEFAULTS,
   ROLLED_BACK,
   type InstanceRecord,
+  type WaitingInstance,
   type OperationInput,
   type OperationProgress,
   type OperationResult,
@@ -28,6 +29,19 @@ import { updatePolicyOf, type UpdatePolicy } from '../../src/core/rollout';
 import type { RolloutControl } from './control';
 import { RolloutStopped, rollOutService, type Replacement, type RolloutSteps, type Surge } from './rollout';
 import { Failure, isFailureOfType, messageOf } from '../../src/core/failures';
+import type { PinnedImage } from '../api/containers';
+import type { ContainerDemand } from '../../src/core/placement';
+import { resolvedConfigHash } from '../../src/core/config-hash';
+import { mountsFor } from '../../src/core/volumes';
+import { pinImage, pullJobs, pullOne, type PullTarget } from './images';
+import {
+  pinDemand,
+  pinnedUnplaced,
+  recordVolumeHosts,
+  volumeHostsOf,
+  volumesByService,
+  waitingOf,
+} from './volumes';
 
 /**
  * Deploy, scale and heal are one algorithm: make what runs match the desired state. Images first,
@@ -48,6 +62,13 @@ export async function converge(
 
 /** Marks histories in which changed instances are rolled out (drained, stopped gracefully, in batches). */
 const ROLLOUT_PATCH = 'rollouts';
+
+/**
+ * Marks histories that run real applications: image sources pinned to digests and pulled on the
+ * hosts that run them, named volumes (placement pinned to their host), the resolved configuration
+ * hash, and graceful stops where a heal or a drain moves an instance.
+ */
+const REAL_APPS_PATCH = 'real-apps';
 
 /** A readiness check of a new instance after `minReady`: it is ready now, or it is not. */
 const RECHECK_MS = 5_000;
@@ -82,6 +103,15 @@ class Convergence {
 
   /** Changed instances are rolled out (histories from before: removed and recreated at once). */
   private rollouts = false;
+  /** See REAL_APPS_PATCH. */
+  private realApps = false;
+  /** Each image source's pin: what its containers are created from. */
+  private pins: Record<string, PinnedImage> = {};
+  /** Named volumes by service, and the host holding each instance's. */
+  private volumes: Record<string, string[]> = {};
+  private volumeHosts: Record<string, string> = {};
+  /** Instances waiting for the host that holds their volumes (left out of this convergence). */
+  private waiting: WaitingInstance[] = [];
   /** Berth's DNS records of this app, by container: what `publish` writes (one host only). */
   private readonly serving = new Map<string, { service: string; instance: string; address: string }>();
 
@@ -114,6 +144,7 @@ class Convergence {
   async run(): Promise<OperationResult> {
     const { input, progress, blueprint } = this;
     this.rollouts = patched(ROLLOUT_PATCH);
+    this.realApps = patched(REAL_APPS_PATCH);
     for (const line of input.notes ?? []) this.say(line);
     this.pool = await this.docker.describePool();
     await this.ensureImages();
@@ -128,11 +159,14 @@ class Convergence {
     progress.total = this.desired.length;
     await this.reserve(found);
     this.assignAddresses();
+    if (this.realApps) await this.resolveHashes();
     for (const l of this.live)
       if (l.state === 'running' && l.ip)
         this.serving.set(l.id, { service: l.service, instance: l.instance, address: l.ip });
     progress.phase = 'containers';
     try {
+      if (this.realApps) await this.pullImages();
+      progress.phase = 'containers';
       for (const service of blueprint.services) await this.bringUpService(service);
       await this.removeExtras();
     } catch (err) {
@@ -140,6 +174,9 @@ class Convergence {
     }
     for (const instance of Object.keys(this.addresses))
       if (!this.desired.some((d) => d.instance === instance)) delete this.addresses[instance];
+    // A waiting instance keeps its address for when it comes back.
+    for (const w of this.waiting)
+      if (input.addresses[w.instance]) this.addresses[w.instance] = input.addresses[w.instance];
     progress.phase = 'done';
     return {
       app: this.app,
@@ -149,6 +186,13 @@ class Convergence {
       instances: this.records,
       removed: this.plan.remove.map((r) => r.instance),
       addresses: this.addresses,
+      ...(this.realApps
+        ? {
+            images: this.pins,
+            volumeHosts: recordVolumeHosts(this.volumeHosts, this.volumes, this.records),
+            waiting: this.waiting,
+          }
+        : {}),
     };
   }
 
@@ -201,6 +245,7 @@ class Convergence {
       blueprint: previous.blueprint,
       secrets: previous.secrets,
       replicas: previous.replicas,
+      images: previous.images,
       previous: undefined,
       notes: undefined,
       ...(previous.version !== undefined ? { version: previous.version } : {}),
@@ -212,6 +257,21 @@ class Convergence {
     const { pool } = this;
     this.progress.phase = 'images';
     for (const service of this.blueprint.services) {
+      // An image source from any registry is pinned to its digest (built images go on as before).
+      if (this.realApps && service.source.kind === 'image') {
+        const reuse = this.input.operation !== 'deploy' || this.rollingBack;
+        this.images[service.id] = service.source.image;
+        this.pins[service.id] = await pinImage(
+          this.docker,
+          this.input,
+          service,
+          service.source.image,
+          pool.buildHost,
+          reuse,
+          (line) => this.say(line),
+        );
+        continue;
+      }
       const { image, built, registryImage } = await this.slow.ensureImage({
         app: this.app,
         service: service.id,
@@ -242,10 +302,10 @@ class Convergence {
       ...blueprint,
       services: blueprint.services.map((s) => ({ ...s, replicas: this.replicas(s) })),
     };
-    this.reserved = await this.docker.reserveHosts({
-      app,
-      containers: asUserFailure(() => buildDemand(scaled)),
-    });
+    const demand = asUserFailure(() => buildDemand(scaled));
+    this.reserved = this.realApps
+      ? await this.reservePinned(demand)
+      : await this.docker.reserveHosts({ app, containers: demand });
     if (this.reserved.unplaced.length > 0) {
       throw ApplicationFailure.nonRetryable(
         this.reserved.unplaced.map((u) => u.reason).join('; '),
@@ -253,19 +313,144 @@ class Convergence {
       );
     }
     for (const id of this.reserved.provisioned ?? []) this.say(`provisioned host ${id}`);
+    // A waiting instance's container (on a draining host) stays as it is.
+    const waits = new Set(this.waiting.map((w) => w.instance));
     for (const l of found) {
+      if (waits.has(l.instance)) continue;
       const placed = this.reserved.hosts[l.instance];
       if (placed && placed !== l.host) {
-        await this.docker.removeContainer(l.id, this.connectionOf(l.host));
+        if (this.realApps) await this.stopGracefully(l);
+        else await this.docker.removeContainer(l.id, this.connectionOf(l.host));
         this.say(`moving ${l.instance} from ${l.host} to ${placed}`);
       } else this.live.push(l);
     }
+    this.replan();
+  }
+
+  /** The plan from what is desired and what runs, and the one container of each instance it keeps. */
+  private replan(): void {
     this.plan = reconcile(this.desired, this.live.map(toLive));
     // Of two containers of one instance, the one the plan keeps (the other is an extra).
     const chosen = new Set(
       [...this.plan.keep, ...this.plan.start, ...this.plan.recreate.map((r) => r.live)].map((l) => l.id),
     );
     this.liveById = new Map(this.live.filter((l) => chosen.has(l.id)).map((l) => [l.instance, l]));
+  }
+
+  /**
+   * Reserves hosts with every instance whose named volumes exist pinned to their host. Those that
+   * cannot go there (the host failed, drains, or is full) wait, left out of this convergence, or,
+   * when a heal allows it, are placed anew with empty volumes.
+   */
+  private async reservePinned(demand: ContainerDemand[]): Promise<ReserveResult> {
+    const { app, input } = this;
+    this.volumes = volumesByService(this.blueprint);
+    if (Object.keys(this.volumes).length === 0) return this.docker.reserveHosts({ app, containers: demand });
+    this.volumeHosts = await volumeHostsOf(this.docker, app, this.pool.hosts, input.volumeHosts);
+    let pinned = pinDemand(demand, this.volumes, this.volumeHosts);
+    const first = await this.docker.reserveHosts({ app, containers: pinned });
+    const stuck = first.unplaced.length > 0 ? pinnedUnplaced(pinned, first.unplaced) : undefined;
+    if (!stuck) return first;
+    const names = new Set(stuck.map((s) => s.container.instance));
+    if (input.allowDataLoss) {
+      for (const { container: c } of stuck) {
+        this.say(
+          `${c.instance}: placed anew with empty volumes (${c.volumeHost!.volumes.join(', ')}); host ${c.volumeHost!.host}, which holds its data, is out of reach (--allow-data-loss)`,
+        );
+        delete this.volumeHosts[c.instance];
+      }
+      pinned = pinned.map(({ volumeHost, ...c }) => (names.has(c.instance) ? c : { ...c, volumeHost }));
+    } else {
+      this.waiting = waitingOf(stuck);
+      for (const w of this.waiting)
+        this.say(
+          `${w.instance} waits for host ${w.host}, which holds its volumes (${w.volumes.join(', ')}); 'berth heal ${app} --allow-data-loss' places it anew, empty`,
+        );
+      pinned = pinned.filter((c) => !names.has(c.instance));
+      this.desired = this.desired.filter((d) => !names.has(d.instance));
+      this.progress.total = this.desired.length;
+    }
+    return this.docker.reserveHosts({ app, containers: pinned });
+  }
+
+  /** A container moving to another host (a drain, a lost host's instance back): stopped gracefully. */
+  private async stopGracefully(l: InstanceStatus): Promise<void> {
+    const grace = this.blueprint.services.find((s) => s.id === l.service)?.stopGracePeriodMs;
+    const host = this.connectionOf(l.host);
+    await this.docker.stopContainer({
+      id: l.id,
+      ...(host ? { host } : {}),
+      ...(grace !== undefined ? { gracePeriodMs: grace } : {}),
+    });
+  }
+
+  /** What containers of `service` are created from: its pinned image, else its image as before. */
+  private imageOf(service: Service): string {
+    return this.pins[service.id]?.ref ?? this.images[service.id];
+  }
+
+  /**
+   * Every service's resolved configuration hash (its references predicted from the addresses just
+   * assigned, its secrets as keyed digests), then the plan again with them.
+   */
+  private async resolveHashes(): Promise<void> {
+    const { blueprint, input } = this;
+    const used = [...new Set(blueprint.services.flatMap((s) => s.secrets ?? []))].filter(
+      (name) => input.secrets?.[name] !== undefined,
+    );
+    const digests =
+      used.length > 0
+        ? await this.docker.secretDigests(Object.fromEntries(used.map((n) => [n, input.secrets![n]])))
+        : {};
+    const predicted = this.desired.map(
+      (d) => ({ service: d.service, instance: d.instance, ip: this.addresses[d.instance] }) as InstanceRecord,
+    );
+    const hashes = new Map(
+      blueprint.services.map((s) => [
+        s.id,
+        asUserFailure(
+          () =>
+            resolvedConfigHash(s, {
+              image: this.imageOf(s),
+              attribute: (svc, attribute) => attributeOf(predicted, blueprint, svc, attribute),
+              secretDigests: digests,
+            }),
+          `service '${s.id}': `,
+        ),
+      ]),
+    );
+    const mounted = new Set(blueprint.services.filter((s) => s.volumes.length > 0).map((s) => s.id));
+    this.desired = this.desired.map((d) => ({
+      ...d,
+      resolvedHash: hashes.get(d.service),
+      // Containers made before volumes were mounted lack their mounts.
+      ...(mounted.has(d.service) ? { recreateUnrecorded: true } : {}),
+    }));
+    this.replan();
+  }
+
+  /** Has each pinned image on the hosts about to create instances of its service. */
+  private async pullImages(): Promise<void> {
+    const targets: PullTarget[] = [];
+    for (const service of this.blueprint.services) {
+      const pin = this.pins[service.id];
+      if (!pin) continue;
+      const hosts = new Map<string, HostConnection | undefined>();
+      for (const d of this.desired.filter((x) => x.service === service.id)) {
+        const action = actionFor(this.plan, d);
+        if (action !== 'created' && action !== 'recreated') continue;
+        const id = this.reserved.hosts[d.instance] ?? 'local';
+        hosts.set(id, this.reserved.connections?.[id]);
+      }
+      if (hosts.size > 0) targets.push({ service, pin, hosts: [...hosts.values()] });
+    }
+    if (targets.length === 0) return;
+    this.progress.phase = 'pull';
+    await mapLimit(
+      pullJobs(targets),
+      this.input.options.parallelism ?? OPERATION_DEFAULTS.parallelism,
+      (job) => pullOne(this.slow, this.input, job, (line) => this.say(line)),
+    );
   }
 
   /** Addresses held by instances other than `instance`. */
@@ -468,7 +653,13 @@ class Convergence {
         service: service.id,
         instance: d.instance,
         ...(surge ? { name: surge.name } : {}),
-        image: this.images[service.id],
+        image: this.imageOf(service),
+        ...(this.realApps
+          ? {
+              ...(d.resolvedHash ? { resolvedHash: d.resolvedHash } : {}),
+              mounts: mountsFor(app, service.id, d.instance, service.volumes),
+            }
+          : {}),
         command: service.command,
         env,
         ports: service.ports,
@@ -502,6 +693,9 @@ class Convergence {
       dnsNames: names,
       action,
       ...(ports?.length ? { ports } : {}),
+      ...(this.realApps
+        ? { image: action === 'kept' ? this.liveById.get(d.instance)?.image : this.imageOf(service) }
+        : {}),
     };
   }
 
@@ -705,7 +899,14 @@ function configHash(service: Service, image: string): string {
 }
 
 function toLive(i: InstanceStatus): LiveInstance {
-  return { service: i.service, instance: i.instance, id: i.id, state: i.state, configHash: i.configHash };
+  return {
+    service: i.service,
+    instance: i.instance,
+    id: i.id,
+    state: i.state,
+    configHash: i.configHash,
+    ...(i.resolvedHash ? { resolvedHash: i.resolvedHash } : {}),
+  };
 }
 
 /** `${db.address}` is the first instance's address, `${db.host}` the service's DNS name, `${db.port}` its first port. */

@@ -1,5 +1,5 @@
 import { isCancellation, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
-import { dockerActivities } from '../activity-options';
+import { dockerActivities, longActivities } from '../activity-options';
 import {
   operationProgressQuery,
   type OperationInput,
@@ -58,7 +58,11 @@ export async function heal(input: OperationInput): Promise<OperationResult> {
   return run('heal', input, (progress, control) => converge(input, progress, control));
 }
 
-/** Removes everything the app owns: names, containers, network, reservations, subnet. */
+/**
+ * Removes everything the app owns: names, containers (each stopped gracefully first), network,
+ * reservations, subnet. Named volumes stay, as with `docker compose down`, unless asked for
+ * (`removeVolumes`, `down -v`).
+ */
 export async function destroy(input: OperationInput): Promise<OperationResult> {
   return run('destroy', input, async (progress) => {
     const docker = dockerActivities(input.options.activities);
@@ -66,12 +70,22 @@ export async function destroy(input: OperationInput): Promise<OperationResult> {
     await docker.removeDnsRecords(input.app);
     progress.phase = 'containers';
     const pool = await docker.describePool();
-    const removed = await docker.removeApp(input.app, pool.hosts);
+    // Grace periods run in parallel, so an app goes in about its longest one.
+    const removed = await longActivities(input.options.activities).removeApp(input.app, pool.hosts, {
+      graceful: true,
+    });
     if (removed.unreachable?.length)
       progress.events.push(
         `hosts out of reach (nothing left to remove there): ${removed.unreachable.join(', ')}`,
       );
     progress.events.push(`removed ${removed.containers} container(s), ${removed.networks} network(s)`);
+    if (input.removeVolumes) {
+      progress.phase = 'volumes';
+      const volumes = await docker.removeAppVolumes(input.app, pool.hosts);
+      progress.events.push(`removed ${volumes.removed.length} volume(s)`);
+      if (volumes.unreachable.length)
+        progress.events.push(`volumes left on hosts out of reach: ${volumes.unreachable.join(', ')}`);
+    }
     await docker.releaseHosts({ app: input.app });
     await docker.releaseAppSubnet({ app: input.app });
     progress.phase = 'done';

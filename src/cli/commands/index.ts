@@ -5,6 +5,7 @@ import { registerDeploy } from './deploy';
 import { registerDestroy, registerHeal, registerRetry, registerScale } from './operations';
 import { registerHosts } from './hosts';
 import { registerListeners } from './listeners';
+import { registerExec, registerLogs } from './logs';
 import { registerPlan } from './plan';
 import { registerPolicy } from './policy';
 import { registerRollout } from './rollout';
@@ -28,6 +29,8 @@ export const COMMANDS: RegisterCommand[] = [
   registerHeal,
   registerDestroy,
   registerRetry,
+  registerLogs,
+  registerExec,
   registerRollout,
   registerServer,
   registerWorker,

@@ -38,12 +38,17 @@ export function registerHeal(program: Command): void {
     program
       .command('heal')
       .description('reconcile an app to its desired state: restart, recreate or remove instances')
-      .argument('<app>', 'app name'),
-  ).action(async (app: string, flags: OperationFlags) => {
+      .argument('<app>', 'app name')
+      .option(
+        '--allow-data-loss',
+        'place instances whose volumes are on a host that is gone anew, with empty volumes',
+      ),
+  ).action(async (app: string, flags: OperationFlags & { allowDataLoss?: boolean }) => {
     setJsonMode(Boolean(flags.json));
     const session = await openSession({ autostart: false });
     const operationId = await requestOperation(session, app, {
       type: 'heal',
+      ...(flags.allowDataLoss ? { allowDataLoss: true } : {}),
       options: operationOptions(flags),
     });
     await followOperation(session, operationId, { ...flags, verb: `healing ${app}` });
@@ -54,13 +59,17 @@ export function registerDestroy(program: Command): void {
   withOperationFlags(
     program
       .command('destroy')
-      .description("remove an app's containers, network, DNS names and reservations")
-      .argument('<app>', 'app name'),
-  ).action(async (app: string, flags: OperationFlags) => {
+      .description(
+        "stop and remove an app's containers, network, DNS names and reservations (named volumes stay)",
+      )
+      .argument('<app>', 'app name')
+      .option('--volumes', "remove the app's named volumes too (their data is lost)"),
+  ).action(async (app: string, flags: OperationFlags & { volumes?: boolean }) => {
     setJsonMode(Boolean(flags.json));
     const session = await openSession({ autostart: false });
     const operationId = await requestOperation(session, app, {
       type: 'destroy',
+      ...(flags.volumes ? { volumes: true } : {}),
       options: operationOptions(flags),
     });
     await followOperation(session, operationId, { ...flags, verb: `destroying ${app}` });

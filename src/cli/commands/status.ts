@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { shortDigest } from '../../core/images';
 import { instanceDnsName } from '../../core/names';
 import type { AppStateView } from '../../../workflows/api/app';
 import type { HostView } from '../../../workflows/api/inventory';
@@ -37,6 +38,8 @@ export function registerStatus(program: Command): void {
         phase: s.phase,
         version: s.version,
         desired: s.replicas,
+        images: s.images ?? {},
+        waiting: s.waiting ?? [],
         lastOperation: s.operations.at(-1),
         instances: s.instances.map((i) => {
           const host = hostOf(i.host);
@@ -62,6 +65,13 @@ export function registerStatus(program: Command): void {
             .join(' ')}` +
             (last ? `, last operation ${last.id} ${last.status}${last.error ? `: ${last.error}` : ''}` : ''),
         );
+        const pinned = Object.entries(a.images).filter(([, p]) => p.digest);
+        if (pinned.length)
+          info(`  images: ${pinned.map(([s, p]) => `${s}=${p.image}@${shortDigest(p.digest!)}`).join(' ')}`);
+        for (const w of a.waiting)
+          info(
+            `  ${w.instance} waits for host ${w.host}, which holds its volumes (${w.volumes.join(', ')}): 'berth heal ${a.app}' once it is back, or 'berth heal ${a.app} --allow-data-loss' to start it anew, empty`,
+          );
       }
       const rows = apps.flatMap((a) =>
         a.instances.map((i) => [
@@ -76,6 +86,19 @@ export function registerStatus(program: Command): void {
           i.sensedAgoMs !== undefined ? `${Math.round(i.sensedAgoMs / 1000)}s ago` : '-',
         ]),
       );
+      for (const a of apps)
+        for (const w of a.waiting)
+          rows.push([
+            a.app,
+            w.service,
+            w.instance,
+            w.host,
+            'waiting for host and volume',
+            '-',
+            '-',
+            '-',
+            '-',
+          ]);
       info(table([['APP', 'SERVICE', 'INSTANCE', 'HOST', 'STATE', 'IP', 'PORTS', 'DNS', 'SENSED'], ...rows]));
     });
 }

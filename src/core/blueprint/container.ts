@@ -3,9 +3,18 @@
  * DNS names. Each reader takes the entries collected for its field.
  */
 import { isMap, isScalar, isSeq, type Node } from 'yaml';
-import type { HealthCheck, ImageSource, PortSpec, RestartPolicy, VolumeSpec } from './model';
+import type { HealthCheck, ImageSource, PortSpec, PullPolicy, RestartPolicy, VolumeSpec } from './model';
 import { didYouMean } from './didyoumean';
-import { HEALTH_CHECK_KEYS, PROVISIONING_KEYS, RESOURCE_KEYS, RESTART_POLICIES, ownValue } from './keys';
+import {
+  HEALTH_CHECK_KEYS,
+  PROVISIONING_KEYS,
+  PULL_POLICIES,
+  RESOURCE_KEYS,
+  RESTART_POLICIES,
+  ownValue,
+} from './keys';
+import { SECRET_NAME_RE } from './references';
+import { isVolumeName } from '../volumes';
 import { at, entries, items, report, textOf, type Ctx, type Entry } from './yaml';
 import { expected, readCommand, readMap, readNumber, readString, readStringList, readUnit } from './read';
 import { parseCpus, parseDuration, parseMemory, parsePort, PORT_EXPECTED } from './units';
@@ -27,6 +36,31 @@ export function readImage(ctx: Ctx, e: Entry, where: string): string | undefined
 function readStringOnly(ctx: Ctx, e: Entry, where: string, what: string): string | undefined {
   if (isScalar(e.value) && typeof e.value.value === 'string') return readString(ctx, e, where, what);
   expected(ctx, e, where, what);
+  return undefined;
+}
+
+export function readPull(ctx: Ctx, e: Entry, where: string): PullPolicy | undefined {
+  const text = textOf(e.value);
+  if (text !== undefined && (PULL_POLICIES as readonly string[]).includes(text)) return text as PullPolicy;
+  expected(ctx, e, where, `one of ${PULL_POLICIES.join(', ')}`);
+  return undefined;
+}
+
+/**
+ * `registryAuth: ${secret:NAME}` (or Brooklyn's `$secret:NAME`): the name of the secret holding the
+ * registry's `user:password`. Credentials themselves never go in a blueprint.
+ */
+export function readRegistryAuth(ctx: Ctx, e: Entry, where: string): string | undefined {
+  const text = isScalar(e.value) && typeof e.value.value === 'string' ? e.value.value.trim() : undefined;
+  const name = text && (/^\$\{secret:([^}]*)\}$/.exec(text)?.[1] ?? /^\$secret:(.*)$/.exec(text)?.[1]);
+  if (name !== undefined && name !== null && SECRET_NAME_RE.test(name)) return name;
+  // Never echo the value: it may be the credentials themselves.
+  report(
+    ctx,
+    at(e),
+    `key '${e.key}'${where} must name a secret, like '\${secret:registry}' (its value is 'user:password'); credentials never go in a blueprint`,
+    e.key,
+  );
   return undefined;
 }
 
@@ -175,10 +209,36 @@ export function readVolumes(ctx: Ctx, e: Entry, where: string): VolumeSpec[] {
   const out: VolumeSpec[] = [];
   for (const item of items(ctx, e.value)) {
     const v = parseVolume(textOf(item) ?? '');
-    if (v) out.push(v);
-    else expected(ctx, e, where, `a list of volumes, each ${VOLUME_EXPECTED}`, item);
+    if (!v) expected(ctx, e, where, `a list of volumes, each ${VOLUME_EXPECTED}`, item);
+    else if (checkVolumeSource(ctx, e, v, where, item ?? at(e))) out.push(v);
   }
   return out;
+}
+
+/**
+ * A source is an absolute host path (a bind mount) or a volume name (`data`, one per instance).
+ * Anything else (`./data`, `~/x`, `a/b`) would be neither: Docker takes it for a name and fails.
+ */
+function checkVolumeSource(ctx: Ctx, e: Entry, v: VolumeSpec, where: string, node: Node): boolean {
+  if (v.source === undefined || v.source.startsWith('/') || isVolumeName(v.source)) return true;
+  report(
+    ctx,
+    node,
+    `volume source '${v.source}' in '${e.key}'${where} is neither an absolute host path (a bind mount, like '/srv/data') nor a volume name (letters, digits, '_', '.', '-', like 'data')`,
+    e.key,
+  );
+  return false;
+}
+
+/** Two volumes on one path in a container: Docker refuses the container ("Duplicate mount point"). */
+export function checkVolumeTargets(ctx: Ctx, entries: Entry[], volumes: VolumeSpec[], where: string): void {
+  const seen = new Set<string>();
+  for (const v of volumes) {
+    const target = v.target.replace(/\/+$/, '') || '/';
+    if (seen.has(target) && entries[0])
+      report(ctx, entries[0].keyNode, `two volumes mount on '${target}'${where}`, entries[0].key);
+    seen.add(target);
+  }
 }
 
 export function parseVolume(text: string): VolumeSpec | undefined {
@@ -196,8 +256,8 @@ export function readVolumeMappings(ctx: Ctx, e: Entry, where: string): VolumeSpe
   const out: VolumeSpec[] = [];
   for (const m of readMap(ctx, e, where, 'a mapping of host path to container path') ?? []) {
     const v = parseVolume(`${m.key}:${textOf(m.value) ?? ''}`);
-    if (v) out.push(v);
-    else expected(ctx, m, where, 'an absolute container path', at(m));
+    if (!v) expected(ctx, m, where, 'an absolute container path', at(m));
+    else if (checkVolumeSource(ctx, e, v, where, m.keyNode)) out.push(v);
   }
   return out;
 }

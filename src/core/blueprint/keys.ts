@@ -12,6 +12,8 @@ export type Field =
   | 'memberSpec'
   | 'image'
   | 'imageTag'
+  | 'pull'
+  | 'registryAuth'
   | 'dockerfile'
   | 'install'
   | 'customize'
@@ -89,6 +91,9 @@ export const SERVICE_CONFIG_KEYS: Record<string, Field> = {
   'docker.image.name': 'image',
   imageTag: 'imageTag',
   'docker.image.tag': 'imageTag',
+  pull: 'pull',
+  pull_policy: 'pull',
+  registryAuth: 'registryAuth',
   dockerfile: 'dockerfile',
   'docker.dockerfile.url': 'dockerfile',
   install: 'install',
@@ -190,6 +195,8 @@ export const RESOURCE_KEYS: Record<string, 'cpus' | 'memory'> = {
 export const PROVISIONING_KEYS: Record<string, 'cpus' | 'memory'> = { minCores: 'cpus', minRam: 'memory' };
 export const HEALTH_CHECK_KEYS = ['command', 'port', 'interval', 'timeout', 'retries'] as const;
 export const RESTART_POLICIES = ['no', 'on-failure', 'always', 'unless-stopped'] as const;
+/** When an image is pulled: when the host lacks it (compose's and Kubernetes' default), every deploy, or never. */
+export const PULL_POLICIES = ['missing', 'always', 'never'] as const;
 
 /** The base image of entity definitions that name none (Clocker used its own default image too). */
 export const DEFAULT_BASE_IMAGE = 'berth/busybox:1';

@@ -68,6 +68,9 @@ export interface EnricherSpec {
 
 export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
+/** When an image is pulled (default `missing`). */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
 export interface Service {
   id: string;
   name: string;
@@ -77,6 +80,10 @@ export interface Service {
   declaredType?: string;
   replicas: number;
   source: ImageSource;
+  /** When an image source is pulled; absent means `missing`. */
+  pull?: PullPolicy;
+  /** The secret whose value (`user:password`) authenticates pulls of the image. */
+  registryAuth?: string;
   /** Overrides the image's command. */
   command?: string[];
   /**

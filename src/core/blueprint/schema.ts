@@ -36,6 +36,16 @@ const configProperties = {
   'docker.image.name': str,
   imageTag: strOrNumber,
   'docker.image.tag': strOrNumber,
+  pull: {
+    enum: ['missing', 'always', 'never'],
+    description: 'When the image is pulled: when the host lacks it (default), at every deploy, or never',
+  },
+  pull_policy: { enum: ['missing', 'always', 'never'] },
+  registryAuth: {
+    type: 'string',
+    pattern: '^\\$\\{?secret:[A-Za-z_][A-Za-z0-9_-]*\\}?$',
+    description: "Registry credentials from a Berth secret ('${secret:NAME}', its value 'user:password')",
+  },
   dockerfile: {
     description:
       "A Dockerfile: an http(s) URL, a path (relative to the blueprint's folder, which it may not leave; or absolute), or inline text",

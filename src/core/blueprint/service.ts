@@ -33,6 +33,7 @@ import { readPolicies, type PolicyContext } from './policies';
 import { templateUses } from './references';
 import { readEnv, readLinks, readServiceRefs, readTemplate } from './values';
 import {
+  checkVolumeTargets,
   dedupePorts,
   noSecrets,
   readDnsNames,
@@ -41,6 +42,8 @@ import {
   readImage,
   readPortBindings,
   readPorts,
+  readPull,
+  readRegistryAuth,
   readResources,
   readRestart,
   readSteps,
@@ -267,6 +270,7 @@ function build(
   }
   const source = buildSource(ctx, c, kind, typeImage, declared, where, draft);
   if (source) s.source = source;
+  buildPull(ctx, draft, c, where);
 
   const command = one('command');
   if (command) {
@@ -288,6 +292,7 @@ function build(
     ...all('volumes').flatMap((e) => readVolumes(ctx, e, where)),
     ...all('volumeMappings').flatMap((e) => readVolumeMappings(ctx, e, where)),
   ] satisfies VolumeSpec[];
+  checkVolumeTargets(ctx, [...all('volumes'), ...all('volumeMappings')], s.volumes, where);
   s.resources = buildResources(ctx, c, where);
   if (one('healthCheck')) s.healthCheck = readHealthCheck(ctx, one('healthCheck')!, where);
   if (one('restart')) s.restart = readRestart(ctx, one('restart')!, where) ?? 'no';
@@ -377,6 +382,30 @@ function buildSource(
     );
   }
   return undefined;
+}
+
+/** How an image source is pulled, and with which credentials (a secret, checked like env's). */
+function buildPull(ctx: Ctx, draft: ServiceDraft, c: Collected, where: string): void {
+  const s = draft.service;
+  const pull = c.get('pull')?.[0];
+  const auth = c.get('registryAuth')?.[0];
+  for (const e of [pull, auth]) {
+    if (e && s.source.kind !== 'image')
+      report(
+        ctx,
+        e.keyNode,
+        `key '${e.key}'${where} applies to an image source ('image' or 'docker:IMAGE:TAG'); images Berth builds go through the pool's registry`,
+        e.key,
+      );
+  }
+  if (s.source.kind !== 'image') return;
+  const policy = pull ? readPull(ctx, pull, where) : undefined;
+  if (policy) s.pull = policy;
+  const secret = auth ? readRegistryAuth(ctx, auth, where) : undefined;
+  if (secret) {
+    s.registryAuth = secret;
+    draft.secretUses.push({ name: secret, node: at(auth!) });
+  }
 }
 
 function buildEnv(ctx: Ctx, draft: ServiceDraft, list: Entry[], where: string): void {

@@ -70,12 +70,14 @@ export interface CompiledChain {
 /**
  * Builds a chain from configuration (validating every entry). When `withAffinity` is set and the
  * chain has no `affinity` strategy, one is appended so that a service's affinity rules are always
- * enforced.
+ * enforced; `withVolumeHost` puts `volumeHost` first, so an instance with named volumes only ever
+ * goes to the host that holds them.
  */
 export function compileChain(
   configs: readonly StrategyConfig[],
   where = '',
   withAffinity = false,
+  withVolumeHost = false,
 ): CompiledChain {
   const strategies = configs.map((s, i) => {
     if (!s || typeof s.name !== 'string')
@@ -84,6 +86,8 @@ export function compileChain(
   });
   if (withAffinity && !strategies.some((s) => s.name === 'affinity'))
     strategies.push(createStrategy('affinity', {}, where));
+  if (withVolumeHost && !strategies.some((s) => s.name === 'volumeHost'))
+    strategies.unshift(createStrategy('volumeHost', {}, where));
   return {
     strategies,
     filters: strategies.filter((s) => s.filter).map((s) => ({ name: s.name, f: s.filter as Filter })),
@@ -100,7 +104,8 @@ class ChainCache {
   get(c: ContainerDemand): CompiledChain {
     const chain = c.strategies.length ? c.strategies : DEFAULT_CHAIN;
     const aff = c.affinity.length > 0;
-    const variant = `${aff ? 'a' : '-'}${c.where ?? ''}`;
+    const pinned = c.volumeHost !== undefined;
+    const variant = `${aff ? 'a' : '-'}${pinned ? 'v' : '-'}${c.where ?? ''}`;
     let m = this.byRef.get(chain);
     if (!m) this.byRef.set(chain, (m = new Map()));
     let compiled = m.get(variant);
@@ -108,7 +113,7 @@ class ChainCache {
       const key = `${variant}\u0000${JSON.stringify(chain)}`;
       compiled = this.byKey.get(key);
       if (!compiled) {
-        compiled = compileChain(chain, c.where ?? `service '${c.service}'`, aff);
+        compiled = compileChain(chain, c.where ?? `service '${c.service}'`, aff, pinned);
         this.byKey.set(key, compiled);
       }
       m.set(variant, compiled);
@@ -158,7 +163,7 @@ function filterHosts(
     counts.push({
       strategy: nf.name,
       excluded,
-      reason: nf.f.explain ? nf.f.explain(excluded) : `${nf.name} excluded ${hosts(excluded)}`,
+      reason: nf.f.explain ? nf.f.explain(excluded, ctx) : `${nf.name} excluded ${hosts(excluded)}`,
     });
   }
   return n;

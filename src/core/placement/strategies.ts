@@ -597,6 +597,34 @@ const affinity: StrategyFactory = (cfg) => {
   };
 };
 
+// ---- volumes ----
+
+/**
+ * An instance's named volumes live on one host: it is placed there or nowhere (Kubernetes' volume
+ * node affinity for local volumes). Applied to every instance that has a `volumeHost`, whatever
+ * the chain; when that host is gone the instance waits for it.
+ */
+const volumeHost: StrategyFactory = (cfg) => {
+  cfg.done();
+  return {
+    filter: {
+      applies: (ctx) => ctx.container.volumeHost !== undefined,
+      explain: (n, ctx) => {
+        const pin = ctx.container.volumeHost!;
+        const what = pin.volumes.length === 1 ? 'volume' : 'volumes';
+        return `${ctx.container.instance}'s ${what} ${pin.volumes.join(', ')} ${pin.volumes.length === 1 ? 'is' : 'are'} on host ${pin.host} (excluded ${hosts(n)})`;
+      },
+      filter(ctx, cand, n) {
+        const { ids } = ctx.state;
+        const host = ctx.container.volumeHost!.host;
+        let k = 0;
+        for (let i = 0; i < n; i++) if (ids[cand[i]] === host) cand[k++] = cand[i];
+        return k;
+      },
+    },
+  };
+};
+
 // ---- provisioning ----
 
 const provisioning: StrategyFactory = (cfg) => {
@@ -644,5 +672,6 @@ export const BUILTIN_STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
   affinity,
   distinctHosts,
   maxPerHost,
+  volumeHost,
   provisioning,
 };

@@ -24,7 +24,7 @@ export interface PlacementContext {
  */
 export interface Filter {
   /** The explanation phrase for `excluded` hosts, e.g. `memory exhausted on 2 hosts`. */
-  explain?(excluded: number): string;
+  explain?(excluded: number, ctx: PlacementContext): string;
   /** Return false to skip this filter for this container (it is then not reported). */
   applies?(ctx: PlacementContext): boolean;
   accepts?(host: number, ctx: PlacementContext): boolean;

@@ -66,6 +66,11 @@ export interface ContainerDemand {
   strategies: StrategyConfig[];
   /** Where the chain came from, for error messages, e.g. `bp.yaml:4:5: service 'web'`. */
   where?: string;
+  /**
+   * The host holding this instance's named volumes: it may be placed there only (the `volumeHost`
+   * filter, always applied when this is set), never recreated empty elsewhere.
+   */
+  volumeHost?: { host: string; volumes: string[] };
 }
 
 /** A host a provisioning strategy would add. */

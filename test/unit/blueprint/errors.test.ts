@@ -103,8 +103,8 @@ describe('blueprint errors are located and explained', () => {
       '          type: brooklyn.location.docker.strategy.MaxContainerPlacementStrategy',
     );
     expect(problems(text)).toEqual([
-      `5:17: unknown placement strategy 'breadthFrist'; did you mean 'breadthFirst'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, provisioning)`,
-      `8:17: unknown placement strategy 'brooklyn.location.docker.strategy.MaxContainerPlacementStrategy'; did you mean 'MaxContainersPlacementStrategy'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, provisioning)`,
+      `5:17: unknown placement strategy 'breadthFrist'; did you mean 'breadthFirst'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, volumeHost, provisioning)`,
+      `8:17: unknown placement strategy 'brooklyn.location.docker.strategy.MaxContainerPlacementStrategy'; did you mean 'MaxContainersPlacementStrategy'? (known: maxContainers, cpuUsage, memoryAvailable, cpuCoresAvailable, breadthFirst, depthFirst, lowestCpuUsage, binPack, spread, labelConstraint, hostname, affinity, distinctHosts, maxPerHost, volumeHost, provisioning)`,
     ]);
   });
 

@@ -233,3 +233,27 @@ test('labelConstraint accepts a hostname pattern (as the blueprint parser maps H
   });
   expect(r.placements.map((p) => p.host)).toEqual(['web-1']);
 });
+
+describe('volumeHost: an instance with named volumes goes to the host holding them', () => {
+  it('filters every other host, whatever the chain, and explains why', () => {
+    const [pinned, free] = containers('db', 2, [s('breadthFirst')]);
+    pinned.volumeHost = { host: 'h2', volumes: ['data'] };
+    const r = place({ containers: [pinned, free], hosts: [host('h1'), host('h2'), host('h3')] });
+    expect(r.placements.find((p) => p.instance === 'db-1')!.host).toBe('h2');
+    expect(r.placements.find((p) => p.instance === 'db-1')!.metrics.filters).toEqual([
+      { strategy: 'volumeHost', excluded: 2, reason: "db-1's volume data is on host h2 (excluded 2 hosts)" },
+    ]);
+    // The other instance (no volumes yet) is placed as the chain says: spread, away from h2.
+    expect(r.placements.find((p) => p.instance === 'db-2')!.host).toBe('h1');
+  });
+
+  it('when that host is gone the instance is not placed anywhere else', () => {
+    const [pinned] = containers('db', 1, []);
+    pinned.volumeHost = { host: 'h9', volumes: ['data', 'logs'] };
+    const r = place({ containers: [pinned], hosts: [host('h1'), host('h2')] });
+    expect(r.placements).toEqual([]);
+    expect(r.unplaced[0].reason).toBe(
+      "no host fits db-1: db-1's volumes data, logs are on host h9 (excluded 2 hosts)",
+    );
+  });
+});
