@@ -279,7 +279,10 @@ describe('an app spread over three netns Docker hosts', () => {
     const registry = registryHost.registry!;
     const engine = dockerOn(registryHost.id);
     await engine.getImage('berth/busybox:1').tag({ repo: `${registry}/team/web`, tag: '1' });
-    const pushed = await engine.getImage(`${registry}/team/web`).push({ tag: '1', authconfig: {} } as never);
+    // dockerode's types say push() returns nothing; without a callback it resolves to the stream.
+    const pushed = (await (engine
+      .getImage(`${registry}/team/web`)
+      .push({ tag: '1', authconfig: {} } as never) as unknown)) as NodeJS.ReadableStream;
     let digest = '';
     await followJsonStream(pushed, (e) => (digest = e.aux?.Digest ?? digest));
     expect(digest).toMatch(/^sha256:/);
