@@ -23,10 +23,15 @@ function expectFailure(result: CliResult, pattern: RegExp): string {
   return errors[0];
 }
 
-/** An image of its own (a layer of ~1 MB, so a pull moves something), with `/www/version`. */
+/**
+ * An image of its own (a layer of ~1 MB, so a pull moves something), with `/www/version`. The run's
+ * nonce defeats the build cache: a cached layer from an earlier run, still tagged by a leftover
+ * image, would already be on the engine and the pull would move nothing.
+ */
 async function buildVersion(tag: string, version: string): Promise<void> {
+  const nonce = `${process.pid}-${Date.now()}`;
   await buildFromDockerfile(docker, {
-    dockerfile: `FROM berth/busybox:1\nRUN head -c 1000000 /dev/urandom > /payload && echo ${version} > /www/version\n`,
+    dockerfile: `FROM berth/busybox:1\nRUN head -c 1000000 /dev/urandom > /payload && echo ${version} > /www/version && echo ${nonce} > /nonce\n`,
     tag,
     labels: {},
   });
@@ -61,6 +66,9 @@ describe('images from any registry: pinned digests, credentials, failures', () =
   afterAll(async () => {
     await registry?.stop();
     for (const v of ['v1', 'v2']) await removeImage(`${local}:${v}`);
+    // Whatever the tests pulled from the registry (its address is this run's own).
+    const pulled = await docker.listImages({ filters: { reference: [`${repo}`, `${repo}:*`] } });
+    for (const image of pulled) await removeImage(image.Id);
     fs.rmSync(configDir, { recursive: true, force: true });
   });
 
