@@ -8,6 +8,21 @@ export function berthHome(): string {
   return process.env.BERTH_HOME ?? path.join(os.homedir(), '.berth');
 }
 
+/** The user's own cache of built binaries, which a temporary BERTH_HOME (tests, benches) still reuses. */
+export function userBinDir(): string {
+  return path.join(os.homedir(), '.berth', 'bin');
+}
+
+/**
+ * Where Berth looks for the binaries it builds (the Temporal CLI, server, SQL tool, UI server), in
+ * order: this home's `bin/`, the user's `~/.berth/bin`, the project's `.berth/bin`.
+ */
+export function binDirs(): string[] {
+  return [
+    ...new Set([path.join(berthHome(), 'bin'), userBinDir(), path.join(projectRoot(), '.berth', 'bin')]),
+  ];
+}
+
 export function ensureBerthHome(): string {
   const home = berthHome();
   fs.mkdirSync(home, { recursive: true });

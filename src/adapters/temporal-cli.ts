@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../core/errors';
-import { berthHome, projectRoot } from './paths';
+import { berthHome, binDirs } from './paths';
 
 /** An executable `name` in a directory of PATH. */
 export function onPath(name: string): string | undefined {
@@ -19,7 +19,8 @@ export function onPath(name: string): string | undefined {
 
 /**
  * The Temporal CLI that runs the dev server: `BERTH_TEMPORAL_CLI`, `temporal` on PATH, or the build
- * cached by scripts/setup.sh. Never downloaded by the SDK: this machine cannot fetch its binaries.
+ * cached by scripts/setup.sh (found from a temporary BERTH_HOME too: see binDirs). Never downloaded
+ * by the SDK: this machine cannot fetch its binaries.
  */
 export function findTemporalCli(): string {
   const explicit = process.env.BERTH_TEMPORAL_CLI;
@@ -27,11 +28,7 @@ export function findTemporalCli(): string {
     if (fs.existsSync(explicit)) return explicit;
     throw new UserError(`BERTH_TEMPORAL_CLI=${explicit} does not exist`);
   }
-  const candidates = [
-    onPath('temporal'),
-    path.join(berthHome(), 'bin', 'temporal'),
-    path.join(projectRoot(), '.berth', 'bin', 'temporal'),
-  ];
+  const candidates = [onPath('temporal'), ...binDirs().map((dir) => path.join(dir, 'temporal'))];
   const found = candidates.find((c) => c && fs.existsSync(c));
   if (found) return found;
   throw new UserError(

@@ -78,7 +78,10 @@ export function temporalTarget(): TemporalTarget {
   };
 }
 
-function connectionOptions(target: TemporalTarget): ConnectionOptions & NativeConnectionOptions {
+/** Where a frontend is and how to reach it (address, TLS, API key): all a connection needs. */
+export type FrontendTarget = Pick<TemporalTarget, 'address' | 'tls' | 'apiKey'>;
+
+function connectionOptions(target: FrontendTarget): ConnectionOptions & NativeConnectionOptions {
   return { address: target.address, tls: target.tls, apiKey: target.apiKey };
 }
 
@@ -122,7 +125,7 @@ export async function connectNative(target: TemporalTarget): Promise<NativeConne
 }
 
 /** A quick probe that does not throw: is a Temporal frontend answering at the address? */
-export async function isTemporalReachable(target: TemporalTarget, timeoutMs = 1500): Promise<boolean> {
+export async function isTemporalReachable(target: FrontendTarget, timeoutMs = 1500): Promise<boolean> {
   try {
     const connection = await Connection.connect({ ...connectionOptions(target), connectTimeout: timeoutMs });
     try {

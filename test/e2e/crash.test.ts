@@ -5,6 +5,7 @@ import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
 import { LABEL } from '../../src/core/names';
 import { findTemporalCli } from '../../src/adapters/temporal-cli';
+import { isTemporalReachable } from '../../src/adapters/temporal';
 import { devServerArgs } from '../../src/runtime/dev-server';
 import { berthDataConverter } from '../../src/adapters/codec';
 import { appContainers, uniqueApp } from '../support/docker';
@@ -111,16 +112,7 @@ describe('a deploy survives a restart of the Temporal dev server', () => {
     const startServer = () =>
       spawn(findTemporalCli(), [...devServerArgs(db, port, port + 1), '--headless'], { stdio: 'ignore' });
     const address = `127.0.0.1:${port}`;
-    const reachable = async () => {
-      try {
-        const c = await Connection.connect({ address, connectTimeout: 500 });
-        await c.workflowService.getSystemInfo({});
-        await c.close();
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const reachable = () => isTemporalReachable({ address }, 500);
     let server: ChildProcess | undefined = startServer();
     let worker: ChildProcess | undefined;
     const env = { TEMPORAL_ADDRESS: address, BERTH_TASK_QUEUE: uniqueTaskQueue('restart') };

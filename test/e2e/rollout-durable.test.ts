@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
 import { berthDataConverter } from '../../src/adapters/codec';
 import { findTemporalCli } from '../../src/adapters/temporal-cli';
+import { isTemporalReachable } from '../../src/adapters/temporal';
 import { LABEL } from '../../src/core/names';
 import { devServerArgs, leftoverDevServer } from '../../src/runtime/dev-server';
 import { operationProgressQuery } from '../../workflows/api/operations';
@@ -37,16 +38,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function reachable(address: string): Promise<boolean> {
-  try {
-    const c = await Connection.connect({ address, connectTimeout: 500 });
-    await c.workflowService.getSystemInfo({});
-    await c.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const reachable = (address: string) => isTemporalReachable({ address }, 500);
 
 function writeBlueprint(
   dir: string,

@@ -55,6 +55,8 @@ function blueprint(dir: string, app: string, v: Version): string {
       `    command: [sh, -c, ${JSON.stringify(command)}]`,
       `    env: {VERSION: ${v.version}}`,
       "    ports: ['8080']",
+      // httpd as PID 1 ignores SIGTERM: without this each stop would wait Docker's default 10 s.
+      '    stopGracePeriod: 1s',
       `    update: ${v.update ?? '{drain: 300ms}'}`,
       '',
     ].join('\n'),
@@ -197,7 +199,7 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
       (await cli(['diff', blueprint(dir, app, { version: 'v3', replicas: 4, update }), '--json'])).stdout,
     );
     expect(json.instances.filter((i: { action: string }) => i.action === 'replace')).toHaveLength(4);
-  });
+  }, 400_000);
 
   test('a canary is promoted; another is aborted and the old version stays', async () => {
     const app = uniqueApp('canary');
@@ -243,7 +245,7 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
     } finally {
       await close();
     }
-  });
+  }, 400_000);
 
   test('failureAction pause waits for a person; resume goes on with the rest', async () => {
     const app = uniqueApp('pause');
@@ -279,7 +281,7 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
     } finally {
       await close();
     }
-  });
+  }, 400_000);
 
   test('cancel in the middle of a rollout rolls it back: a consistent app at its previous version', async () => {
     const app = uniqueApp('cancel');
@@ -308,7 +310,7 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
     });
     expect(await versions(app)).toEqual({ 'web-1': 'v1', 'web-2': 'v1', 'web-3': 'v1' });
     expect(await appContainers(app)).toHaveLength(3);
-  });
+  }, 400_000);
 
   test("a redeploy keeps a service's scaled count unless the blueprint's own count changed", async () => {
     const app = uniqueApp('keep');
@@ -323,5 +325,5 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
     expect(Object.keys(await versions(app)).sort()).toEqual(['web-1', 'web-2', 'web-3', 'web-4']);
     ok(await cli(['deploy', blueprint(dir, app, { version: 'v3', replicas: 3 })]));
     expect(Object.keys(await versions(app)).sort()).toEqual(['web-1', 'web-2', 'web-3']);
-  });
+  }, 400_000);
 });

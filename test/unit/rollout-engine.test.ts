@@ -2,6 +2,7 @@
  * The rollout's decisions, over recording steps: batches, order, canaries, minReady and the failure
  * actions. The real containers and names are exercised end to end in test/e2e/rollout.test.ts.
  */
+import { CancelledFailure } from '@temporalio/common';
 import { DEFAULT_UPDATE_POLICY, type UpdatePolicy } from '../../src/core/rollout';
 import type { InstanceRecord } from '../../workflows/api/operations';
 import type { Answer } from '../../workflows/operations/control';
@@ -201,5 +202,19 @@ describe('rollOutService', () => {
     ).rejects.toBeInstanceOf(RolloutStopped);
     expect(waits).toEqual([]);
     expect(log).toEqual(['surge web-1', 'surge web-2', 'withdraw web-2']);
+  });
+
+  test('a cancellation of a step is not a failed instance: it goes on up, with no failure action', async () => {
+    for (const order of ['stop-first', 'start-first'] as const) {
+      const { steps, log } = recorder();
+      const cancelled = { ...steps, stopFirst: () => Promise.reject(new CancelledFailure('cancelled')) };
+      cancelled.surge = cancelled.stopFirst;
+      const { env, waits } = environment();
+      await expect(
+        rollOutService('web', replacing(3), policy({ order, failureAction: 'pause' }), cancelled, env),
+      ).rejects.toBeInstanceOf(CancelledFailure);
+      expect(waits).toEqual([]);
+      expect(log).toEqual([]);
+    }
   });
 });

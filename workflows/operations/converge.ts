@@ -202,7 +202,8 @@ class Convergence {
    */
   private async failed(err: unknown): Promise<unknown> {
     const { input, progress } = this;
-    const cancelled = isCancellation(err);
+    // However the failure surfaced, a cancelled operation's clean-up must not be cancelled too.
+    const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
     const stopped = err instanceof RolloutStopped ? err : undefined;
     const reason = stopped?.message ?? (cancelled ? 'cancelled' : messageOf(err));
     const goBack = input.previous && !this.rollingBack && !input.options.keepOnFailure;

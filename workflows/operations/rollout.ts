@@ -7,10 +7,22 @@
  * It decides; the steps that touch containers and DNS are the caller's (`RolloutSteps`), as are the
  * clock and the wait for a person, so the decisions are tested as plain units.
  */
+import { isCancellation } from '@temporalio/workflow';
 import { messageOf } from '../../src/core/failures';
 import { batches, canaryCount, rolloutFailed, type UpdatePolicy } from '../../src/core/rollout';
 import type { InstanceRecord, RolloutWait } from '../api/operations';
 import type { Answer } from './control';
+
+/**
+ * Why a step failed, for the rollout's failure count; a cancellation is not a failed instance but
+ * the whole operation being cancelled, so it goes on up (to the non-cancellable way back) instead
+ * of being counted — counted, it became a "failed" rollout whose way back then ran in the
+ * cancelled scope and stopped at its first activity.
+ */
+function reasonOf(err: unknown): string {
+  if (isCancellation(err)) throw err;
+  return messageOf(err);
+}
 
 /** One instance to replace: its name, and the container that runs it now. */
 export interface Replacement {
@@ -107,7 +119,7 @@ export async function rollOutService(
           : steps.stopFirst(r)
         ).then(
           (record) => ({ record }),
-          (err: unknown) => ({ failure: { instance: r.instance, reason: messageOf(err) } }),
+          (err: unknown) => ({ failure: { instance: r.instance, reason: reasonOf(err) } }),
         ),
       ),
     );
@@ -121,7 +133,7 @@ export async function rollOutService(
         } catch (err) {
           failed.push({
             instance: record.instance,
-            reason: `not ready after ${policy.minReadyMs} ms: ${messageOf(err)}`,
+            reason: `not ready after ${policy.minReadyMs} ms: ${reasonOf(err)}`,
           });
         }
       }
@@ -147,7 +159,7 @@ async function canaryStage(
     replacing.map((r) =>
       steps.surge(r).then(
         (s) => ({ s }),
-        (err: unknown) => ({ failure: `${r.instance}: ${messageOf(err)}` }),
+        (err: unknown) => ({ failure: `${r.instance}: ${reasonOf(err)}` }),
       ),
     ),
   );
@@ -184,11 +196,9 @@ async function canaryStage(
       try {
         await steps.checkReady(s.record);
       } catch (err) {
+        const reason = reasonOf(err);
         await withdrawAll();
-        throw new RolloutStopped(
-          `canary of ${service} failed: ${s.record.instance}: ${messageOf(err)}`,
-          'failed',
-        );
+        throw new RolloutStopped(`canary of ${service} failed: ${s.record.instance}: ${reason}`, 'failed');
       }
     }
     env.say(`${service}: canaries ready for ${policy.autoPromoteMs} ms, promoted`);

@@ -1,9 +1,8 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { UserError } from '../../core/errors';
-import { berthHome, projectRoot } from '../../adapters/paths';
+import { binDirs, userBinDir } from '../../adapters/paths';
 import { onPath } from '../../adapters/temporal-cli';
 
 /**
@@ -50,11 +49,6 @@ export const TOOLS: Record<ToolName, ToolSpec> = {
 
 export type ClusterTools = Record<ToolName, string>;
 
-/** The user's own cache, which a temporary BERTH_HOME (tests, benches) still reuses. */
-export function userBinDir(): string {
-  return path.join(os.homedir(), '.berth', 'bin');
-}
-
 /** `BERTH_TEMPORAL_SERVER` etc., then `$BERTH_HOME/bin`, `~/.berth/bin`, `<project>/.berth/bin`. */
 export function findTool(name: ToolName): string | undefined {
   const spec = TOOLS[name];
@@ -63,8 +57,9 @@ export function findTool(name: ToolName): string | undefined {
     if (fs.existsSync(explicit)) return explicit;
     throw new UserError(`${spec.env}=${explicit} does not exist`);
   }
-  const dirs = [path.join(berthHome(), 'bin'), userBinDir(), path.join(projectRoot(), '.berth', 'bin')];
-  return dirs.map((d) => path.join(d, spec.file)).find((f) => fs.existsSync(f));
+  return binDirs()
+    .map((d) => path.join(d, spec.file))
+    .find((f) => fs.existsSync(f));
 }
 
 /** Go from PATH, or where its official tarball installs (`/usr/local/go`). */
