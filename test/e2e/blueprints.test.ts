@@ -42,7 +42,9 @@ describe('every blueprint in blueprints/ deploys and destroys to nothing', () =>
     // outside that pool instead, still exercising a requested subnet.
     fs.writeFileSync(
       copy,
-      fs.readFileSync(copy, 'utf8').replace(/^network:.*$/m, `network: 10.206.${(process.pid + files.indexOf(file)) % 250}.0/24`),
+      fs
+        .readFileSync(copy, 'utf8')
+        .replace(/^network:.*$/m, `network: 10.206.${(process.pid + files.indexOf(file)) % 250}.0/24`),
     );
 
     const deployed = await runCli(['deploy', copy, '--json'], env, 300_000);
