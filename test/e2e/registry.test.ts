@@ -3,8 +3,9 @@ import * as path from 'path';
 import { Client, Connection } from '@temporalio/client';
 import { buildFromDockerfile } from '../../src/adapters/images';
 import { LABEL } from '../../src/core/names';
-import { appContainers, appNetworks, docker, execIn, uniqueApp } from '../support/docker';
-import { runCli, tempDir, workerProcessFixture, type CliResult } from '../support/cli';
+import { appContainers, appNetworks, appVolumes, docker, execIn, uniqueApp } from '../support/docker';
+import { blueprintCopy, runCli, tempDir, workerProcessFixture, type CliResult } from '../support/cli';
+import { httpRequest } from '../support/http';
 import { freePort, startTestRegistry, type TestRegistry } from '../support/registry';
 import { testAddress } from '../support/temporal';
 
@@ -65,9 +66,12 @@ describe('images from any registry: pinned digests, credentials, failures', () =
 
   afterAll(async () => {
     await registry?.stop();
-    for (const v of ['v1', 'v2']) await removeImage(`${local}:${v}`);
+    for (const v of ['v1', 'v2', 'guestbook']) await removeImage(`${local}:${v}`);
     // Whatever the tests pulled from the registry (its address is this run's own).
-    const pulled = await docker.listImages({ filters: { reference: [`${repo}`, `${repo}:*`] } });
+    const guestbook = repo.replace(/\/web$/, '/guestbook');
+    const pulled = await docker.listImages({
+      filters: { reference: [repo, `${repo}:*`, guestbook, `${guestbook}:*`] },
+    });
     for (const image of pulled) await removeImage(image.Id);
     fs.rmSync(configDir, { recursive: true, force: true });
   });
@@ -166,6 +170,81 @@ describe('images from any registry: pinned digests, credentials, failures', () =
     expect(after.version).toBe(2);
 
     expect((await runCli(['destroy', app], env)).code).toBe(0);
+  });
+
+  test('the guestbook example from the registry: pinned, its web tier reaches db.<app>.berth through libc, and its store flushes on TERM to a volume a destroy keeps', async () => {
+    const app = uniqueApp('guestbook');
+    // The example's image, with a layer of its own, only in the registry.
+    const image = `${repo.replace(/\/web$/, '/guestbook')}:1`;
+    await buildFromDockerfile(docker, {
+      dockerfile: `FROM berth/busybox:1\nRUN echo ${app} > /etc/guestbook-image\n`,
+      tag: `${local}:guestbook`,
+      labels: {},
+    });
+    const digest = await registry.push(`${local}:guestbook`, 'team/guestbook:1');
+    await removeImage(image);
+    await removeImage(`${local}:guestbook`);
+    const file = blueprintCopy('blueprints/guestbook.yaml', app, dir);
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text.match(/^ {4}image: berth\/busybox:1$/gm)).toHaveLength(2);
+    fs.writeFileSync(file, text.replace(/^ {4}image: berth\/busybox:1$/gm, `    image: ${image}`));
+
+    const deploy = async () => {
+      const result = await runCli(['deploy', file], env, 180_000);
+      expect({ code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({
+        code: 0,
+        stderr: '',
+      });
+      return result.stdout;
+    };
+    const out = await deploy();
+    expect(out).toContain(`pulled ${image}@${digest.slice(0, 19)} on local`);
+    const status = JSON.parse((await runCli(['status', app, '--json'], env)).stdout).apps[0];
+    const pinned = `${image.replace(/:1$/, '')}@${digest}`;
+    expect(status.images).toEqual({
+      db: { image, ref: pinned, digest },
+      web: { image, ref: pinned, digest },
+    });
+    const containers = await appContainers(app);
+    expect(containers.map((c) => c.Image)).toEqual([pinned, pinned]);
+    const web = containers.find((c) => c.Labels[LABEL.service] === 'web')!;
+
+    // From inside the web tier, the store's service name resolves through libc (glibc's NSS in the
+    // base image: busybox's wget crashed on every URL without it) and answers.
+    const byName = await execIn(web.Id, ['wget', '-q', '-O', '-', `http://db.${app}.berth:7000/journal`]);
+    expect({ code: byName.code, output: byName.output }).toEqual({ code: 0, output: 'db-1 started\n' });
+
+    // Through the web tier from the host: a write is buffered by the store, in its container only.
+    const webPort = (
+      status.instances as { service: string; ports: { container: number; hostPort: number }[] }[]
+    )
+      .find((i) => i.service === 'web')!
+      .ports.find((p) => p.container === 8080)!.hostPort;
+    const get = (what: string) =>
+      httpRequest(`http://127.0.0.1:${webPort}/cgi-bin/${what}`, { method: 'GET' });
+    const entry = `signed-by-${app}`;
+    expect(await get(`sign?${entry}`)).toMatchObject({ status: 200, body: 'buffered\n' });
+    expect((await get('journal')).body).toBe('db-1 started\n');
+
+    // Destroy stops the store gracefully (its TERM handler flushes) and keeps its volume; a deploy
+    // of the same app finds the data again.
+    expect((await runCli(['destroy', app], env)).code).toBe(0);
+    expect(await appContainers(app)).toHaveLength(0);
+    expect((await appVolumes(app)).map((v) => v.Name)).toEqual([`berth-${app}-db-1-data`]);
+    await deploy();
+    const again = JSON.parse((await runCli(['status', app, '--json'], env)).stdout).apps[0];
+    const port = again.instances.find((i: { service: string }) => i.service === 'web').ports[0].hostPort;
+    const journal = await httpRequest(`http://127.0.0.1:${port}/cgi-bin/journal`, { method: 'GET' });
+    expect(journal.body.trim().split('\n')).toEqual([
+      'db-1 started',
+      entry,
+      'db-1 flushed on TERM',
+      'db-1 started',
+    ]);
+
+    expect((await runCli(['destroy', app, '--volumes'], env)).code).toBe(0);
+    expect(await appVolumes(app)).toHaveLength(0);
+    expect(await appNetworks(app)).toHaveLength(0);
   });
 
   test('registryAuth from a secret: a wrong password fails fast and leaves nothing; the right one deploys', async () => {

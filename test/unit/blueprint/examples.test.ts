@@ -51,6 +51,21 @@ describe('example blueprints', () => {
     expect(bp.network).toEqual({ cidr: '10.201.3.0/24' });
   });
 
+  it('guestbook.yaml is a stateful store with a named volume and a grace period, and a web tier that references it', () => {
+    const bp = parseBlueprint(readFileSync(join(BLUEPRINTS, 'guestbook.yaml'), 'utf8'), 'guestbook.yaml');
+    expect(bp.services.map((s) => s.id)).toEqual(['db', 'web']);
+    const [db, web] = bp.services;
+    expect(db.volumes).toEqual([{ source: 'data', target: '/data', readOnly: false }]);
+    expect(db).toMatchObject({ stopSignal: 'SIGTERM', stopGracePeriodMs: 20_000 });
+    expect(db.ports).toEqual([{ container: 7000, protocol: 'tcp' }]); // not forwarded
+    expect(db.command?.join(' ')).toMatch(/trap '[^']*>> \/data\/journal[^']*' TERM/);
+    expect(web.env).toEqual({ DB_URL: 'http://${db.host}:${db.port}' });
+    expect(web.dependsOn).toEqual(['db']);
+    expect(web.ports).toEqual([{ container: 8080, protocol: 'tcp', host: 0 }]);
+    // Both stop on TERM at once: no PID 1 without a handler waiting out its grace period.
+    for (const s of bp.services) expect(s.command?.join(' ')).toContain('TERM &&');
+  });
+
   it('cluster.yaml maps Clocker strategies to native names', () => {
     const bp = parseBlueprint(readFileSync(join(BLUEPRINTS, 'cluster.yaml'), 'utf8'), 'cluster.yaml');
     const web = bp.services[0];
