@@ -85,6 +85,9 @@ async function removeImage(ref: string): Promise<void> {
     .catch(() => undefined);
 }
 
+/** Followers that had to be killed after SIGTERM (reported: `berth logs -f` must leave on it). */
+const hung: string[] = [];
+
 /** Milliseconds from spawning `command` to its first line on stdout (bounded: 60 s), then kills it. */
 function firstLineMs(
   command: string,
@@ -104,7 +107,12 @@ function firstLineMs(
     child.stdout.once('data', () => {
       const ms = performance.now() - t0;
       clearTimeout(timer);
-      child.once('exit', () => resolve(ms));
+      // Bounded: a follower that does not leave on SIGTERM within 10 s is killed (and it counts).
+      const kill = setTimeout(() => {
+        hung.push(`${path.basename(command)} ${args.join(' ')}`);
+        child.kill('SIGKILL');
+      }, 10_000);
+      child.once('exit', () => (clearTimeout(kill), resolve(ms)));
       child.kill('SIGTERM');
     });
     child.once('error', (err) => (clearTimeout(timer), reject(err)));
@@ -263,6 +271,7 @@ async function main(): Promise<void> {
             berthMs: m(berthFirst),
             dockerMs: m(dockerFirst),
             ratio: ratio(median(berthFirst), median(dockerFirst)),
+            killedAfterSigterm: hung,
           },
           samples: {
             berthLogs: round(berthLogs),

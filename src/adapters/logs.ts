@@ -137,6 +137,12 @@ export async function containerLogLines(
     return;
   }
   const stream = (await container.logs({ ...common, follow: true })) as unknown as Readable;
+  // Aborted while the engine was answering: an 'abort' listener added now would never fire, and a
+  // running container's stream never ends by itself.
+  if (signal?.aborted) {
+    stream.destroy();
+    return;
+  }
   await new Promise<void>((resolve) => {
     const stop = () => stream.destroy();
     signal?.addEventListener('abort', stop, { once: true });
