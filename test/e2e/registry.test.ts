@@ -245,7 +245,7 @@ describe('images from any registry: pinned digests, credentials, failures', () =
     expect((await runCli(['destroy', app, '--volumes'], env)).code).toBe(0);
     expect(await appVolumes(app)).toHaveLength(0);
     expect(await appNetworks(app)).toHaveLength(0);
-  });
+  }, 600_000); // two deploys, two destroys, a build and a push: jest's 180 s ran out on a loaded machine
 
   test('registryAuth from a secret: a wrong password fails fast and leaves nothing; the right one deploys', async () => {
     await buildVersion(`${local}:v1`, 'v1');
