@@ -190,7 +190,7 @@ describe('images from any registry: pinned digests, credentials, failures', () =
     fs.writeFileSync(file, text.replace(/^ {4}image: berth\/busybox:1$/gm, `    image: ${image}`));
 
     const deploy = async () => {
-      const result = await runCli(['deploy', file], env, 180_000);
+      const result = await runCli(['deploy', file], env, 400_000);
       expect({ code: result.code, stderr: result.code === 0 ? '' : result.stderr }).toEqual({
         code: 0,
         stderr: '',
