@@ -202,8 +202,7 @@ class Convergence {
    */
   private async failed(err: unknown): Promise<unknown> {
     const { input, progress } = this;
-    // However the failure surfaced, a cancelled operation's clean-up must not be cancelled too.
-    const cancelled = isCancellation(err) || CancellationScope.current().consideredCancelled;
+    const cancelled = isCancellation(err);
     const stopped = err instanceof RolloutStopped ? err : undefined;
     const reason = stopped?.message ?? (cancelled ? 'cancelled' : messageOf(err));
     const goBack = input.previous && !this.rollingBack && !input.options.keepOnFailure;
@@ -212,8 +211,9 @@ class Convergence {
       progress.phase = 'rollback';
       const version = input.previous!.version;
       this.say(`${reason}: rolling back${version !== undefined ? ` to version ${version}` : ''}`);
-      const back = () => this.rollBack();
-      const result = cancelled ? await CancellationScope.nonCancellable(back) : await back();
+      // The way back runs to its end even when a cancel comes during it: stopped half-way it would
+      // leave two versions running (and a cancellation is why it may be running at all).
+      const result = await CancellationScope.nonCancellable(() => this.rollBack());
       if (cancelled) return err;
       return ApplicationFailure.create({
         type: ROLLED_BACK,
@@ -231,7 +231,7 @@ class Convergence {
           this.desired.map((d) => d.instance),
           this.pool.hosts,
         );
-      const removed = cancelled ? await CancellationScope.nonCancellable(removeAll) : await removeAll();
+      const removed = await CancellationScope.nonCancellable(removeAll);
       this.say(`rolled back: removed ${removed} container(s) this deploy created`);
     }
     if (stopped) return ApplicationFailure.nonRetryable(stopped.message, 'RolloutFailed');
