@@ -118,6 +118,24 @@ export async function stopNetnsDocker(prefix: string, index: number): Promise<vo
   await runScript(['stop-docker', prefix, String(index)], 30_000);
 }
 
+/** Simulates a crash of the engine's daemon alone: kill -9 of its dockerd (its containers run on). */
+export async function killNetnsDockerd(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['kill-dockerd', prefix, String(index)], 30_000);
+}
+
+/** Simulates a partition: every packet on the host's LAN interface is dropped (iptables in its netns). */
+export async function cutNetnsHost(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['cut', prefix, String(index)], 30_000);
+}
+
+/** Ends `cutNetnsHost` (idempotent). */
+export async function restoreNetnsHost(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['restore', prefix, String(index)], 30_000);
+}
+
 export async function destroyNetnsHost(prefix: string, index: number): Promise<void> {
   check(prefix, index);
   await runScript(['down', prefix, String(index)], 60_000);

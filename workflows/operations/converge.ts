@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep }
 import type { Blueprint, Service } from '../../src/core/blueprint/model';
 import { resolveEnv } from '../../src/core/blueprint/references';
 import { canonicalJson, stableHash } from '../../src/core/hash';
+import { withoutRegistry } from '../../src/core/images';
 import { assignAddress, dynamicRangeOf, gatewayOf, isAssignable } from '../../src/core/ipam';
 import { containerName, instanceDnsName, networkName, serviceDnsName } from '../../src/core/names';
 import { buildDemand } from '../../src/core/placement/demand';
@@ -59,6 +60,9 @@ export async function converge(
     throw ApplicationFailure.nonRetryable(`app '${input.app}' has not been deployed`, Failure.NotDeployed);
   return new Convergence(input, blueprint, progress, control).run();
 }
+
+/** Marks histories in which an instance running its build from a former registry is kept (see `sameBuilds`). */
+const SAME_BUILD_PATCH = 'same-build-any-registry';
 
 /** Marks histories in which changed instances are rolled out (drained, stopped gracefully, in batches). */
 const ROLLOUT_PATCH = 'rollouts';
@@ -155,7 +159,7 @@ class Convergence {
     this.desired = desiredInstances(
       blueprint.services.map((s) => ({ id: s.id, replicas: this.replicas(s), configHash: hashes[s.id] })),
     );
-    const found = await this.docker.listInstances(this.app, this.pool.hosts);
+    const found = this.sameBuilds(await this.docker.listInstances(this.app, this.pool.hosts), hashes);
     progress.total = this.desired.length;
     await this.reserve(found);
     this.assignAddresses();
@@ -194,6 +198,28 @@ class Convergence {
           }
         : {}),
     };
+  }
+
+  /**
+   * A container whose image is the build its service wants, named after an earlier registry (the
+   * pool's registry moved off a failed host), runs what it should: it keeps its place rather than
+   * being replaced with the same image under the new name. (Histories from before: replaced.)
+   */
+  private sameBuilds(found: InstanceStatus[], hashes: Record<string, string>): InstanceStatus[] {
+    const services = new Map(this.blueprint.services.map((s) => [s.id, s]));
+    const moved = (l: InstanceStatus) => {
+      const s = services.get(l.service);
+      const wanted = this.images[l.service];
+      return (
+        !!s &&
+        l.configHash !== hashes[l.service] &&
+        l.image !== wanted &&
+        withoutRegistry(l.image) === withoutRegistry(wanted) &&
+        l.configHash === configHash(s, l.image)
+      );
+    };
+    if (!found.some(moved) || !patched(SAME_BUILD_PATCH)) return found;
+    return found.map((l) => (moved(l) ? { ...l, configHash: hashes[l.service] } : l));
   }
 
   /**
