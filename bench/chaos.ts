@@ -10,6 +10,8 @@
  * worst); stops after its rounds or its time, whichever first, and removes everything it made.
  * Exit code 1 when a round broke an invariant: `--seed` runs the same rounds again.
  */
+import * as os from 'os';
+import * as path from 'path';
 import { FAULTS, median, planFaults, prng, type FaultKind, type PlannedFault } from './chaos-plan';
 import {
   ID_SERVER_COMMAND,
@@ -24,6 +26,8 @@ import {
 import { PoolRig, lastLines } from './pool-rig';
 
 interface Args {
+  /** Rounds as written (`--faults kind@target,...`) instead of drawn from the seed: to look at one. */
+  faults?: PlannedFault[];
   seed: number;
   rounds: number;
   minutes: number;
@@ -54,6 +58,18 @@ function parseArgs(argv: string[]): Args {
     lan: get('lan', '10.213.250'),
     port: number('port', 17633, 1024, 64000),
   };
+  const faults = get('faults', '');
+  if (faults)
+    (args as Args).faults = faults.split(',').map((f) => {
+      const [kind, target = 'other'] = f.split('@');
+      const known =
+        FAULTS.find((x) => x.kind === kind && x.target === target) ?? FAULTS.find((x) => x.kind === kind);
+      if (!known || !['leader', 'registry', 'other'].includes(target))
+        throw new Error(
+          `--faults: '${f}' is not KIND@TARGET (kinds: ${[...new Set(FAULTS.map((x) => x.kind))].join(', ')}; targets: leader, registry, other)`,
+        );
+      return { kind: known.kind, target: target as PlannedFault['target'] };
+    });
   if (!/^[a-z][a-z0-9]{0,7}$/.test(args.prefix)) throw new Error(`--prefix must match ^[a-z][a-z0-9]{0,7}$`);
   if (!/^\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(args.lan))
     throw new Error(`--lan must be three octets like 10.213.250`);
@@ -166,7 +182,12 @@ async function runRound(
   const hosts = await rig.hosts();
   const leader = await rig.leader();
   const registryHost = hosts.find((h) => h.registry)?.id;
-  const others = hosts.map((h) => h.id).filter((id) => id !== leader && id !== registryHost);
+  // Of the other hosts, one that runs the most instances (a host that rejoined runs none yet).
+  const placed = before.view;
+  const load = (id: string) => [...placed.records.values()].flat().filter((i) => i.host === id).length;
+  const candidates = hosts.map((h) => h.id).filter((id) => id !== leader && id !== registryHost);
+  const most = Math.max(0, ...candidates.map(load));
+  const others = candidates.filter((id) => load(id) === most);
   const target =
     planned.target === 'leader'
       ? leader
@@ -289,7 +310,7 @@ async function healing(rig: PoolRig): Promise<boolean> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const plan = planFaults(prng(args.seed), args.rounds);
+  const plan = args.faults ?? planFaults(prng(args.seed), args.rounds);
   // Targets among "other" hosts come from a stream of their own, so the plan alone fixes the faults.
   const targets = prng(args.seed ^ 0x5eed);
   const rig = new PoolRig({
@@ -330,7 +351,16 @@ async function main(): Promise<void> {
     log(`failed: ${setupError}`);
     log(`worker log ends:\n${lastLines(rig.workerLog, 30)}`);
   } finally {
-    if (rounds.some((r) => !r.ok)) log(`worker log ends:\n${lastLines(rig.workerLog, 20)}`);
+    if (rounds.some((r) => !r.ok) || setupError) {
+      log(`worker log ends:\n${lastLines(rig.workerLog, 20)}`);
+      const dir = path.join(os.tmpdir(), `berth-chaos-${args.seed}-${process.pid}`);
+      try {
+        rig.dumpHistories(dir);
+        log(`workflow histories and the worker's log: ${dir}`);
+      } catch (err) {
+        log(`could not keep the histories: ${(err as Error).message}`);
+      }
+    }
     await rig.close();
   }
   const heals = rounds.flatMap((r) => (r.healMs !== undefined ? [r.healMs] : []));

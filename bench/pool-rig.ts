@@ -271,6 +271,42 @@ export class PoolRig {
     });
   }
 
+  /**
+   * Copies every workflow's history (JSON, as `temporal workflow show` prints it; payloads stay
+   * sealed, events and times are readable) into `dir`, for a post-mortem of a failed run.
+   */
+  dumpHistories(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const temporal = (args: string[]) =>
+      spawnSync(
+        this.env.BERTH_TEMPORAL_CLI!,
+        [...args, '--address', this.env.TEMPORAL_ADDRESS!, '--output', 'json'],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+          maxBuffer: 256 * 1024 * 1024,
+        },
+      ).stdout;
+    const listed = JSON.parse(temporal(['workflow', 'list', '--limit', '500']) || '[]') as {
+      execution: { workflowId: string; runId: string };
+    }[];
+    for (const w of listed) {
+      const out = temporal([
+        'workflow',
+        'show',
+        '--workflow-id',
+        w.execution.workflowId,
+        '--run-id',
+        w.execution.runId,
+      ]);
+      fs.writeFileSync(
+        path.join(dir, `${w.execution.workflowId}.${w.execution.runId.slice(0, 8)}.json`),
+        out,
+      );
+    }
+    fs.copyFileSync(this.workerLog, path.join(dir, 'worker.log'));
+  }
+
   /** Everything this rig made; safe to call twice and after a failed start. */
   async close(): Promise<void> {
     if (this.closed) return;
