@@ -116,6 +116,8 @@ class Convergence {
   private volumeHosts: Record<string, string> = {};
   /** Instances waiting for the host that holds their volumes (left out of this convergence). */
   private waiting: WaitingInstance[] = [];
+  /** Containers kept by `sameBuilds`: the registry-named image each was created from. */
+  private readonly formerImages = new Map<string, string>();
   /** Berth's DNS records of this app, by container: what `publish` writes (one host only). */
   private readonly serving = new Map<string, { service: string; instance: string; address: string }>();
 
@@ -219,7 +221,11 @@ class Convergence {
       );
     };
     if (!found.some(moved) || !patched(SAME_BUILD_PATCH)) return found;
-    return found.map((l) => (moved(l) ? { ...l, configHash: hashes[l.service] } : l));
+    return found.map((l) => {
+      if (!moved(l)) return l;
+      this.formerImages.set(l.id, l.image);
+      return { ...l, configHash: hashes[l.service] };
+    });
   }
 
   /**
@@ -432,20 +438,24 @@ class Convergence {
     const predicted = this.desired.map(
       (d) => ({ service: d.service, instance: d.instance, ip: this.addresses[d.instance] }) as InstanceRecord,
     );
-    const hashes = new Map(
-      blueprint.services.map((s) => [
-        s.id,
-        asUserFailure(
-          () =>
-            resolvedConfigHash(s, {
-              image: this.imageOf(s),
-              attribute: (svc, attribute) => attributeOf(predicted, blueprint, svc, attribute),
-              secretDigests: digests,
-            }),
-          `service '${s.id}': `,
-        ),
-      ]),
-    );
+    const resolved = (s: Service, image: string) =>
+      asUserFailure(
+        () =>
+          resolvedConfigHash(s, {
+            image,
+            attribute: (svc, attribute) => attributeOf(predicted, blueprint, svc, attribute),
+            secretDigests: digests,
+          }),
+        `service '${s.id}': `,
+      );
+    const hashes = new Map(blueprint.services.map((s) => [s.id, resolved(s, this.imageOf(s))]));
+    // A container kept by `sameBuilds` resolved its configuration with its former registry's name:
+    // when that is all that differs, it matches.
+    for (const l of this.live) {
+      const former = this.formerImages.get(l.id);
+      const s = blueprint.services.find((x) => x.id === l.service);
+      if (former && s && l.resolvedHash === resolved(s, former)) l.resolvedHash = hashes.get(s.id);
+    }
     const mounted = new Set(blueprint.services.filter((s) => s.volumes.length > 0).map((s) => s.id));
     this.desired = this.desired.map((d) => ({
       ...d,
