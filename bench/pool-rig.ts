@@ -30,6 +30,7 @@ import { swarmLeader } from '../src/adapters/provision';
 import type { HostView } from '../workflows/api/inventory';
 import type { AppStateView } from '../workflows/api/app';
 import { BERTH, ROOT, tcpAnswers } from './support';
+import { writeWorkflowId } from '../scripts/workflow-ids';
 
 export interface RigOptions {
   /** Netns prefix (^[a-z][a-z0-9]{0,7}$) and LAN (`10.213.x`) of the hosts. */
@@ -68,7 +69,6 @@ export class PoolRig {
   /** Host id → netns index. */
   readonly hostIndex = new Map<string, number>();
   private readonly dockers = new Map<string, Docker>();
-  private deployed: string[] = [];
   private closed = false;
 
   constructor(readonly options: RigOptions) {
@@ -153,12 +153,31 @@ export class PoolRig {
     return r.stdout;
   }
 
-  /** Deploys a blueprint (text) through the CLI; the app is destroyed by `close()`. */
-  deploy(app: string, blueprint: string): void {
-    const file = path.join(this.home, `${app}.yaml`);
-    fs.writeFileSync(file, blueprint);
-    this.deployed.push(app);
-    this.cli(['deploy', file, '--json']);
+  /**
+   * Deploys blueprints (text) through the CLI, all at once (each `berth deploy` a process of its
+   * own); fails with what the first failed one said. Their containers go with the hosts (`close()`).
+   */
+  async deploy(blueprints: Record<string, string>): Promise<void> {
+    const runs = Object.entries(blueprints).map(([app, text]) => {
+      const file = path.join(this.home, `${app}.yaml`);
+      fs.writeFileSync(file, text);
+      return new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [BERTH, 'deploy', file, '--json'], {
+          env: this.env,
+          cwd: ROOT,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          if (code === 0) resolve();
+          else reject(new Error(`berth deploy ${app} failed (${code}): ${stderr.trim()}`));
+        });
+      });
+    });
+    await Promise.all(runs);
   }
 
   // ---- processes --------------------------------------------------------------------------------
@@ -307,17 +326,27 @@ export class PoolRig {
     fs.copyFileSync(this.workerLog, path.join(dir, 'worker.log'));
   }
 
+  /**
+   * Saves one workflow's history as `<dir>/<name>.json` and its ID in `workflow-ids.txt`, the
+   * replay fixtures' format (test/workflow/replay.test.ts); payloads stay sealed with the rig's key.
+   */
+  saveHistory(dir: string, name: string, workflowId: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    const shown = spawnSync(
+      this.env.BERTH_TEMPORAL_CLI!,
+      ['workflow', 'show', '--address', this.env.TEMPORAL_ADDRESS!, '-w', workflowId, '-o', 'json'],
+      { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 * 1024 * 1024 },
+    );
+    if (shown.status !== 0) throw new Error(`no history of ${workflowId}: ${shown.stderr.trim()}`);
+    fs.writeFileSync(path.join(dir, `${name}.json`), shown.stdout);
+    writeWorkflowId(dir, `${name}.json`, workflowId);
+  }
+
   /** Everything this rig made; safe to call twice and after a failed start. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const app of this.deployed.reverse()) {
-      try {
-        this.cli(['destroy', app], 180_000);
-      } catch (err) {
-        this.options.log(`destroy ${app}: ${(err as Error).message.split('\n')[0]}`);
-      }
-    }
+    // The apps' containers are removed with the hosts' engines (no destroy each: minutes on a loaded machine).
     await this.client?.connection.close().catch(() => undefined);
     await kill(this.worker, 'SIGTERM');
     await kill(this.server, 'SIGTERM');

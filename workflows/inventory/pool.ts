@@ -494,10 +494,10 @@ export class Pool {
     const apps = [...new Set(lost.map(([, r]) => r.app))];
     if (patched(EVICT_PATCH)) {
       // One at a time with host changes, and before any operation reads the pool again: a heal
-      // finds the swarm able to attach containers and a registry that has every image.
+      // finds the swarm able to attach containers and a registry that has every image. The two do
+      // not depend on each other (the registry is no swarm service), so they run side by side.
       await this.exclusively(async () => {
-        await this.evict(h);
-        await this.moveRegistryFrom(h);
+        await Promise.all([this.evict(h), this.moveRegistryFrom(h)]);
       });
     } else {
       const manager = this.state.hosts.find((x) => x.status === 'ready' && x.swarmRole === 'manager');
