@@ -4,6 +4,10 @@
  * leader and the registry's host as targets of every kind of host fault.
  */
 
+import { prng } from '../src/core/prng';
+
+export { prng };
+
 export type FaultKind =
   /** kill -9 of the host's dockerd alone (containerd and the containers run on); started again later. */
   | 'kill-dockerd'
@@ -38,18 +42,6 @@ export const FAULTS: readonly PlannedFault[] = [
   { kind: 'worker-restart', target: 'other' },
   { kind: 'server-restart', target: 'registry' },
 ];
-
-/** mulberry32: a small, well-mixed 32-bit PRNG; the same seed gives the same sequence everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `rounds` faults: consecutive shuffles of `FAULTS` (Fisher–Yates) drawn from `random`. */
 export function planFaults(random: () => number, rounds: number): PlannedFault[] {

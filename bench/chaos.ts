@@ -330,12 +330,7 @@ async function main(): Promise<void> {
     failureThreshold: 3,
     log,
   });
-  const stop = () => {
-    log('interrupted: cleaning up');
-    void rig.close().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  rig.closeOnSignals();
   const startedAt = Date.now();
   const rounds: RoundResult[] = [];
   let setupError: string | undefined;

@@ -342,6 +342,16 @@ export class PoolRig {
     writeWorkflowId(dir, `${name}.json`, workflowId);
   }
 
+  /** On SIGINT/SIGTERM: everything this rig made is removed, then the process exits (130). */
+  closeOnSignals(): void {
+    const stop = () => {
+      this.options.log('interrupted: cleaning up');
+      void this.close().finally(() => process.exit(130));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+
   /** Everything this rig made; safe to call twice and after a failed start. */
   async close(): Promise<void> {
     if (this.closed) return;
