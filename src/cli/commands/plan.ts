@@ -73,7 +73,9 @@ async function loadHosts(
 /** The pool as the inventory workflow sees it, or undefined when no Berth server answers or it has no pool. */
 async function livePool(app: string): Promise<PlacementView | undefined> {
   const target = temporalTarget();
-  if (!(await isTemporalReachable(target))) {
+  // A server the user named gets longer to answer than the auto-started one Berth falls back from
+  // (a loaded machine took more than the default 1.5 s).
+  if (!(await isTemporalReachable(target, target.embedded ? undefined : 10_000))) {
     if (!target.embedded)
       throw new UserError(
         `no Temporal server answers at ${target.address}: start it, or use --inventory FILE`,
