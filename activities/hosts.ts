@@ -17,8 +17,13 @@ import {
   probeHost,
   promoteManagers,
   removeSwarmNode,
+  swarmLeader,
 } from '../src/adapters/provision';
+import { pushImage } from '../src/adapters/images';
+import { isBuiltImageRef, splitImageRef, withoutRegistry } from '../src/core/images';
 import { Failure } from '../src/core/failures';
+import type { HostUsage } from '../src/core/host-load';
+import { HostLoadMeter } from '../src/adapters/host-load';
 
 export interface HostActivityDeps {
   docker: Docker;
@@ -37,6 +42,8 @@ export interface HostReading {
   ok: boolean;
   error?: string;
   sensors: HostSensors;
+  /** What the engine (and an ssh host's kernel) reported about its load; the inventory makes figures of it. */
+  usage?: HostUsage;
 }
 
 /** Turns a host problem into a failure the CLI prints as one line; adding a host never retries. */
@@ -70,6 +77,36 @@ function engineLabels(info: { Labels?: string[] }): Record<string, string> {
  * kept. (One factory closes over the clients its activities share: long as a whole, short each.)
  */
 export function createHostActivities({ docker: localDocker, pool }: HostActivityDeps) {
+  const meter = new HostLoadMeter();
+
+  /**
+   * The load of a host that answered: its containers' CPU and memory from the engine, and on an ssh
+   * host the kernel's load average too (a netns host shares the machine's /proc: its engine only).
+   * Bounded; whatever is not had in time is left out.
+   */
+  async function senseUsage(
+    h: HostConnection,
+    docker: Docker,
+    running: string[],
+    withinMs: number,
+  ): Promise<HostUsage> {
+    const deadline = Date.now() + withinMs;
+    const [load, loadAverage] = await Promise.all([
+      meter.read(h.id, docker, running, deadline).catch(() => undefined),
+      h.provider === 'ssh'
+        ? withTimeout(pool.exec(h, 'cat /proc/loadavg', withinMs), withinMs, 'loadavg')
+            .then((r) => Number(r.stdout.trim().split(/\s+/)[0]))
+            .then((x) => (Number.isFinite(x) ? x : undefined))
+            .catch(() => undefined)
+        : undefined,
+    ]);
+    return {
+      ...(load?.cpuCores !== undefined ? { cpuCores: load.cpuCores } : {}),
+      ...(load ? { memoryBytes: load.memoryBytes } : {}),
+      ...(loadAverage !== undefined ? { loadAverage } : {}),
+    };
+  }
+
   /** Debian's docker-registry on `host` (kept when it runs), retried (bounded): a loaded host can be slow. */
   async function startRegistry(host: HostConnection): Promise<string> {
     heartbeat('registry');
@@ -84,6 +121,75 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+  }
+
+  /** The swarm's leader as the first of `managers` that answers sees it (undefined when none does). */
+  async function leaderAmong(managers: HostConnection[]): Promise<string | undefined> {
+    for (const m of managers) {
+      try {
+        const docker = await withTimeout(pool.docker(m), 5_000, 'connect');
+        const leader = await withTimeout(swarmLeader(docker), 5_000, 'nodes');
+        if (leader) return leader;
+      } catch {
+        // the next one
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Pushes into `registry` every image Berth built for `apps` that one of `hosts` has, under any
+   * registry's name or its own; each from one host that has it. Returns what it holds now and what
+   * could not be pushed.
+   */
+  async function refillRegistry(
+    registry: string,
+    hosts: HostConnection[],
+    apps: Set<string>,
+  ): Promise<{ images: string[]; missing: string[] }> {
+    const holders = new Map<string, { host: HostConnection; ref: string }[]>();
+    await Promise.all(
+      hosts.map(async (h) => {
+        try {
+          const docker = await withTimeout(pool.docker(h), 5_000, 'connect');
+          const images = await withTimeout(
+            docker.listImages({ filters: { label: [`${LABEL.managed}=true`] } }),
+            10_000,
+            'images',
+          );
+          for (const image of images) {
+            if (!apps.has(image.Labels?.[LABEL.app] ?? '')) continue;
+            for (const ref of image.RepoTags ?? []) {
+              if (!isBuiltImageRef(ref)) continue;
+              const local = withoutRegistry(ref);
+              holders.set(local, [...(holders.get(local) ?? []), { host: h, ref }]);
+            }
+          }
+        } catch {
+          // a host that cannot list its images holds none for this purpose
+        }
+      }),
+    );
+    const images: string[] = [];
+    const missing: string[] = [];
+    for (const [local, where] of [...holders.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      heartbeat(`refilling ${registry}: ${local}`);
+      let pushed = false;
+      for (const { host, ref } of where) {
+        try {
+          const docker = await pool.docker(host);
+          const { repository, tag } = splitImageRef(local);
+          if (ref !== local) await docker.getImage(ref).tag({ repo: repository, tag });
+          await withTimeout(pushImage(docker, local, registry), 120_000, `push of ${local} timed out`);
+          pushed = true;
+          break;
+        } catch {
+          // another host may have it too
+        }
+      }
+      (pushed ? images : missing).push(local);
+    }
+    return { images, missing };
   }
 
   return {
@@ -165,32 +271,43 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       }
     },
 
-    /** One reading per host, in parallel, bounded; an unreachable host is a reading, not an error. */
-    async senseHosts(hosts: HostConnection[]): Promise<Record<string, HostReading>> {
+    /**
+     * One reading per host, in parallel, bounded; an unreachable host is a reading, not an error.
+     * Its load comes along when it can be had in time (a host whose stats are slow still answered).
+     */
+    async senseHosts(
+      hosts: HostConnection[],
+      { timeoutMs = 5_000 }: { timeoutMs?: number } = {},
+    ): Promise<Record<string, HostReading>> {
       const readings: Record<string, HostReading> = {};
+      const within = <T>(p: Promise<T>, what: string) =>
+        withTimeout(p, timeoutMs, `${what} in ${timeoutMs / 1000} s`);
       await Promise.all(
         hosts.map(async (h) => {
           const empty = { containers: 0, running: 0, atMs: Date.now() };
           try {
             // `/_ping` and the container list never wait on the swarm: `docker info` does, and it hangs
             // on every manager while the swarm elects a new leader (which made healthy hosts miss).
-            const docker = await withTimeout(pool.docker(h), 5_000, `host ${h.id} did not connect in 5 s`);
-            await withTimeout(docker.ping(), 5_000, `host ${h.id} did not answer in 5 s`);
-            const containers = await withTimeout(
+            const docker = await within(pool.docker(h), `host ${h.id} did not connect`);
+            await within(docker.ping(), `host ${h.id} did not answer`);
+            const containers = await within(
               docker.listContainers({ all: true }),
-              5_000,
-              `host ${h.id} did not list its containers in 5 s`,
+              `host ${h.id} did not list its containers`,
             );
+            const running = containers.filter((c) => c.State === 'running');
             readings[h.id] = {
               ok: true,
-              sensors: {
-                containers: containers.length,
-                running: containers.filter((c) => c.State === 'running').length,
-                atMs: Date.now(),
-              },
+              sensors: { containers: containers.length, running: running.length, atMs: Date.now() },
+              usage: await senseUsage(
+                h,
+                docker,
+                running.map((c) => c.Id),
+                Math.min(3_000, timeoutMs),
+              ),
             };
           } catch (err) {
             if (dropsConnection(err)) pool.forget(h.id);
+            meter.forget(h.id);
             readings[h.id] = { ok: false, error: (err as Error)?.message ?? String(err), sensors: empty };
           }
         }),
@@ -211,6 +328,77 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       const manager = await pool.docker(req.manager);
       await removeSwarmNode(manager, req.host.id).catch(() => undefined);
       return promoteManagers(manager).catch(() => ({}));
+    },
+
+    /**
+     * Takes a failed host off the swarm's books once the swarm can decide again: when the leader's
+     * host failed, a new leader is elected first (about 10 s), and demoting or removing a node needs
+     * one. Tries each live manager until one answers with a leader, bounded by `waitMs`. Removing
+     * the node releases its overlay addresses (the heal gives its instances the same ones) and means
+     * the host cannot rejoin the overlay by itself when it comes back (a partition that heals): its
+     * old containers stay out of every name until Berth has removed them. `evicted: false` when no
+     * leader came in time (the inventory tries again).
+     */
+    async evictFailedHost(req: {
+      host: HostConnection;
+      managers: HostConnection[];
+      waitMs?: number;
+    }): Promise<{ evicted: boolean; roles: Record<string, 'manager' | 'worker'>; leader?: string }> {
+      pool.forget(req.host.id);
+      meter.forget(req.host.id);
+      const deadline = Date.now() + (req.waitMs ?? 60_000);
+      for (let attempt = 0; attempt < 600 && Date.now() < deadline; attempt++) {
+        for (const m of req.managers) {
+          heartbeat(`evicting ${req.host.id} through ${m.id}`);
+          try {
+            const docker = await withTimeout(pool.docker(m), 5_000, `host ${m.id} did not connect`);
+            const leader = await withTimeout(swarmLeader(docker), 5_000, 'no answer');
+            if (!leader || leader === req.host.id) continue;
+            await withTimeout(removeSwarmNode(docker, req.host.id), 20_000, 'node removal timed out');
+            const roles = await withTimeout(promoteManagers(docker), 10_000, 'promotion timed out').catch(
+              () => ({}),
+            );
+            return { evicted: true, roles, leader };
+          } catch (err) {
+            if (dropsConnection(err)) pool.forget(m.id);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      return { evicted: false, roles: {} };
+    },
+
+    /**
+     * Starts the pool's registry on one of `candidates` (one that does not lead the swarm when there
+     * is a choice: the leader is the host whose loss costs the most already) and fills it with the
+     * pool's images before anyone is told of it: every image Berth built for `apps` that a live
+     * host still has (a build host keeps its builds; every other host the images it ran) is pushed
+     * there. So no host ever pulls from the new registry an image it does not have. Returns its
+     * `host:port`, the host, and the images it holds.
+     */
+    async relocateRegistry(req: {
+      candidates: HostConnection[];
+      live: HostConnection[];
+      apps: string[];
+    }): Promise<{ registry: string; host: string; images: string[]; missing: string[] }> {
+      const leader = await leaderAmong(req.candidates);
+      const order = [
+        ...req.candidates.filter((c) => c.id !== leader),
+        ...req.candidates.filter((c) => c.id === leader),
+      ];
+      let lastError: unknown;
+      for (const c of order) {
+        let registry: string;
+        try {
+          registry = await startRegistry(c);
+        } catch (err) {
+          lastError = err;
+          continue;
+        }
+        const filled = await refillRegistry(registry, req.live, new Set(req.apps));
+        return { registry, host: c.id, ...filled };
+      }
+      throw hostFailure(order[0] ?? req.live[0], lastError ?? new Error('no host to run the registry on'));
     },
 
     /** A removed host leaves the swarm (another takes its manager seat); a netns host is taken down. */

@@ -10,7 +10,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { findTemporalCli } from '../src/adapters/temporal-cli';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+/** The checkout: two levels above `dist/bench/` when compiled, one above `bench/` when run from source (a test). */
+export const ROOT = path.resolve(
+  __dirname,
+  '..',
+  path.basename(path.dirname(__dirname)) === 'dist' ? '..' : '.',
+);
 export const BERTH = path.join(ROOT, 'bin', 'berth');
 
 export interface BenchPorts {

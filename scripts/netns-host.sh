@@ -5,6 +5,11 @@
 #   netns-host.sh up PREFIX INDEX LAN PUBKEYFILE   create (or repair) host INDEX; idempotent
 #   netns-host.sh stop-docker PREFIX INDEX         kill -9 its dockerd, containerd, shims, containers
 #                                                  (a host failure; netns and sshd stay)
+#   netns-host.sh kill-dockerd PREFIX INDEX        kill -9 its dockerd only (containerd, shims and
+#                                                  containers keep running, as after a daemon crash)
+#   netns-host.sh cut PREFIX INDEX                 drop every packet on its LAN interface (iptables
+#                                                  in its netns: a partition; everything keeps running)
+#   netns-host.sh restore PREFIX INDEX             undo cut (idempotent)
 #   netns-host.sh down PREFIX INDEX                remove host INDEX completely
 #   netns-host.sh down-all PREFIX                  remove every host of PREFIX, the bridge and the leg
 #   netns-host.sh status PREFIX                    one line per host
@@ -305,6 +310,50 @@ cmd_stop_docker() {
   kill_engine
 }
 
+cmd_kill_dockerd() {
+  [ $# = 2 ] || die "usage: kill-dockerd PREFIX INDEX"
+  check_prefix "$1"; check_index "$2"
+  host_vars "$1" "$2"
+  lock 9 "$NS" -x
+  kill_if "$(cat "$RUN/docker.pid" 2>/dev/null)" "$RUN/"
+  return 0
+}
+
+# A partition: a chain of our own, first in INPUT, OUTPUT and FORWARD of the host's netns, dropping
+# everything on eth0 (its leg of the LAN bridge). The host's own dockerd manages the other chains of
+# that netns; ours is inserted once and removed whole, so cut and restore are idempotent.
+CUT_CHAIN=BERTH-CUT
+cmd_cut() {
+  [ $# = 2 ] || die "usage: cut PREFIX INDEX"
+  check_prefix "$1"; check_index "$2"
+  host_vars "$1" "$2"
+  netns_exists "$NS" || die "no netns $NS"
+  local c
+  ipt() { nsenter --net="/run/netns/$NS" iptables -w 10 "$@"; }
+  ipt -N "$CUT_CHAIN" 2>/dev/null
+  ipt -F "$CUT_CHAIN" || die "cannot use iptables in $NS"
+  ipt -A "$CUT_CHAIN" -i eth0 -j DROP
+  ipt -A "$CUT_CHAIN" -o eth0 -j DROP
+  for c in INPUT OUTPUT FORWARD; do
+    ipt -C "$c" -j "$CUT_CHAIN" 2>/dev/null || ipt -I "$c" 1 -j "$CUT_CHAIN" || die "cannot cut $NS ($c)"
+  done
+}
+
+cmd_restore() {
+  [ $# = 2 ] || die "usage: restore PREFIX INDEX"
+  check_prefix "$1"; check_index "$2"
+  host_vars "$1" "$2"
+  netns_exists "$NS" || return 0
+  local c
+  ipt() { nsenter --net="/run/netns/$NS" iptables -w 10 "$@"; }
+  for c in INPUT OUTPUT FORWARD; do
+    while ipt -C "$c" -j "$CUT_CHAIN" 2>/dev/null; do ipt -D "$c" -j "$CUT_CHAIN" || break; done
+  done
+  ipt -F "$CUT_CHAIN" 2>/dev/null
+  ipt -X "$CUT_CHAIN" 2>/dev/null
+  return 0
+}
+
 cmd_down() {
   [ $# = 2 ] || die "usage: down PREFIX INDEX"
   check_prefix "$1"; check_index "$2"
@@ -379,9 +428,12 @@ cmd_status() {
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;
   stop-docker) shift; cmd_stop_docker "$@" ;;
+  kill-dockerd) shift; cmd_kill_dockerd "$@" ;;
+  cut) shift; cmd_cut "$@" ;;
+  restore) shift; cmd_restore "$@" ;;
   down) shift; cmd_down "$@" ;;
   down-all) shift; cmd_down_all "$@" ;;
   status) shift; cmd_status "$@" ;;
   _hostexec) shift; hostexec "$@" ;;
-  *) sed -n '2,14p' "$SELF" >&2; exit 2 ;;
+  *) sed -n '2,20p' "$SELF" >&2; exit 2 ;;
 esac

@@ -11,9 +11,17 @@ const retry = (maxAttempts?: number) => ({
   maximumAttempts: maxAttempts ?? 5,
 });
 
+/**
+ * How long the server waits for a heartbeat before it retries an activity elsewhere: every activity
+ * heartbeats while it runs (the worker's `livenessHeartbeats`), so this is how long a dead worker
+ * holds up what it was doing.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 10_000;
+
 export function dockerActivities(tuning: ActivityTuning = {}) {
   return proxyActivities<BerthActivities>({
     startToCloseTimeout: tuning.startToCloseMs ?? 60_000,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: retry(tuning.maxAttempts),
   });
 }
@@ -22,7 +30,7 @@ export function dockerActivities(tuning: ActivityTuning = {}) {
 export function longActivities(tuning: ActivityTuning = {}, startToCloseMs = 600_000) {
   return proxyActivities<BerthActivities>({
     startToCloseTimeout: startToCloseMs,
-    heartbeatTimeout: Math.max(10_000, tuning.startToCloseMs ?? 30_000),
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: retry(tuning.maxAttempts),
   });
 }
@@ -34,7 +42,7 @@ export function longActivities(tuning: ActivityTuning = {}, startToCloseMs = 600
 export function hostActivities() {
   return proxyActivities<BerthActivities>({
     startToCloseTimeout: 300_000,
-    heartbeatTimeout: 30_000,
+    heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
     retry: retry(3),
   });
 }

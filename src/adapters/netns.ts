@@ -112,10 +112,31 @@ export function hostKeyFingerprint(publicKeyFile: string): string {
   return fingerprintOf(Buffer.from(blob, 'base64'));
 }
 
+/** How long a fault script may take: stopping an engine with many containers on a loaded machine took over 30 s. */
+const FAULT_SCRIPT_MS = 120_000;
+
 /** Simulates a host failure: kill -9 of its dockerd, containerd, shims and containers. */
 export async function stopNetnsDocker(prefix: string, index: number): Promise<void> {
   check(prefix, index);
-  await runScript(['stop-docker', prefix, String(index)], 30_000);
+  await runScript(['stop-docker', prefix, String(index)], FAULT_SCRIPT_MS);
+}
+
+/** Simulates a crash of the engine's daemon alone: kill -9 of its dockerd (its containers run on). */
+export async function killNetnsDockerd(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['kill-dockerd', prefix, String(index)], FAULT_SCRIPT_MS);
+}
+
+/** Simulates a partition: every packet on the host's LAN interface is dropped (iptables in its netns). */
+export async function cutNetnsHost(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['cut', prefix, String(index)], FAULT_SCRIPT_MS);
+}
+
+/** Ends `cutNetnsHost` (idempotent). */
+export async function restoreNetnsHost(prefix: string, index: number): Promise<void> {
+  check(prefix, index);
+  await runScript(['restore', prefix, String(index)], FAULT_SCRIPT_MS);
 }
 
 export async function destroyNetnsHost(prefix: string, index: number): Promise<void> {

@@ -286,6 +286,16 @@ export async function removeSwarmNode(managerDocker: Docker, nodeIdOrHostname: s
 }
 
 /**
+ * The pool id (`berth.host` label, else hostname) of the swarm's leader as `managerDocker` sees it;
+ * undefined when it has none (an election under way, or no quorum: listing nodes fails then).
+ */
+export async function swarmLeader(managerDocker: Docker): Promise<string | undefined> {
+  const nodes = (await managerDocker.listNodes()) as (NodeInfo & { ManagerStatus?: { Leader?: boolean } })[];
+  const leader = nodes.find((n) => n.ManagerStatus?.Leader);
+  return leader ? (leader.Spec.Labels?.[HOST_NODE_LABEL] ?? leader.Description?.Hostname) : undefined;
+}
+
+/**
  * Tops the managers up to seven while the swarm has the nodes for it (best effort, see MANAGERS): after a manager failed or left,
  * ready workers are promoted (oldest first), so the next failure still leaves a quorum. Returns
  * every labelled node's role by pool id.

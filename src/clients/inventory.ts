@@ -12,7 +12,9 @@ import {
   INVENTORY_WORKFLOW_TYPE,
   hostsQuery,
   inventoryQuery,
+  placementQuery,
   type HostView,
+  type PlacementView,
   type InventoryState,
 } from '../../workflows/api/inventory';
 
@@ -71,6 +73,11 @@ export class InventoryClient {
       .getHandle(this.workflowId)
       .query(inventoryQuery)
       .catch(() => undefined);
+  }
+
+  /** The pool as placement sees it, for a dry run of `app` (throws WorkflowNotFoundError with no pool yet). */
+  async placement(app: string): Promise<PlacementView> {
+    return this.client.workflow.getHandle(this.workflowId).query(placementQuery, { app });
   }
 
   /** The hosts as `berth hosts list` shows them. */

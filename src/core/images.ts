@@ -209,3 +209,14 @@ export function shortDigest(digest: string): string {
   const [algorithm, hex] = digest.split(':');
   return hex ? `${algorithm}:${hex.slice(0, 12)}` : digest;
 }
+
+/** A reference without its registry host: `10.0.0.5:5000/berth/a-b:1` → `berth/a-b:1` (unchanged without one). */
+export function withoutRegistry(ref: string): string {
+  const own = registryOf(ref);
+  return own ? ref.slice(own.length + 1) : ref;
+}
+
+/** Does `ref` (with or without a registry) name an image Berth built, `berth/<app>-<service>:<hash>`? */
+export function isBuiltImageRef(ref: string): boolean {
+  return /^berth\/[a-z0-9][a-z0-9-]*:[0-9a-f]{16}$/.test(withoutRegistry(ref));
+}

@@ -8,6 +8,7 @@ import { ensureRegistry } from '../adapters/registry';
 import { berthCodec, berthDataConverter, codecKeyFile, KEY_ENV, KEY_ID_METADATA } from '../adapters/codec';
 import { UserError } from '../core/errors';
 import { inventoryWorkflowId } from '../core/names';
+import { livenessHeartbeats } from './liveness';
 
 /** Prebuilt by `npm run build` so a worker starts in about a second instead of bundling with webpack. */
 export function prebuiltBundlePath(): string {
@@ -91,5 +92,11 @@ export async function createBerthWorker(options: BerthWorkerOptions): Promise<Wo
       publishAddress: process.env.BERTH_PUBLISH_ADDRESS,
       registry,
     }),
+    interceptors: { activity: [livenessHeartbeats()] },
+    // Heartbeats reach the server every few seconds at most (the SDK would otherwise send one per
+    // 80% of the heartbeat timeout, leaving little margin on a loaded machine).
+    maxHeartbeatThrottleInterval: '3s',
+    // A workflow task waiting on the sticky queue of a worker that died goes to the others this soon.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
 }

@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { prng } from '../../src/core/prng';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -16,18 +17,6 @@ export interface Mutant {
   /** `<source>#<n>: <operators>`, for messages. */
   name: string;
   content: Buffer;
-}
-
-/** mulberry32: a small deterministic PRNG (Math.random cannot be seeded). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function exampleBlueprints(): string[] {

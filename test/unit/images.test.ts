@@ -14,6 +14,8 @@ import {
   registryImageRef,
   registryOf,
   splitImageRef,
+  isBuiltImageRef,
+  withoutRegistry,
   type BuildDefinition,
 } from '../../src/core/images';
 
@@ -184,5 +186,22 @@ describe('pinned references', () => {
     expect(registryHost('postgres:16')).toBe('docker.io');
     expect(registryHost('registry.example.com/team/api:2.3')).toBe('registry.example.com');
     expect(shortDigest(d)).toBe('sha256:44ca194736a3');
+  });
+});
+
+describe('built images under any registry', () => {
+  it("a reference without its registry host; Berth's builds recognised with or without one", () => {
+    expect(withoutRegistry('10.0.0.5:5000/berth/web-web:0123456789abcdef')).toBe(
+      'berth/web-web:0123456789abcdef',
+    );
+    expect(withoutRegistry('berth/web-web:0123456789abcdef')).toBe('berth/web-web:0123456789abcdef');
+    expect(withoutRegistry('postgres:16')).toBe('postgres:16');
+    expect(isBuiltImageRef('10.0.0.5:5000/berth/web-web:0123456789abcdef')).toBe(true);
+    expect(isBuiltImageRef('berth/shop-api:0123456789abcdef')).toBe(true);
+    // The base image, a user's image, and a short or pinned tag are not builds.
+    expect(isBuiltImageRef('berth/busybox:1')).toBe(false);
+    expect(isBuiltImageRef('10.0.0.5:5000/team/web:1')).toBe(false);
+    expect(isBuiltImageRef('berth/web-web:0123')).toBe(false);
+    expect(isBuiltImageRef('berth/web-web@sha256:0123456789abcdef')).toBe(false);
   });
 });

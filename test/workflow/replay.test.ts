@@ -3,6 +3,7 @@
  * non-determinism against today's workflow code. Re-record after an intended, versioned change with
  * `BERTH_RECORD_HISTORIES=1 npx jest --runInBand test/workflow/replay test/e2e/multihost --selectProjects integration`
  * (the multi-host test records the inventory of a pool of netns hosts: failure, rejoin, provisioning);
+ * the `berth-chaos-*` ones from `BERTH_RECORD_HISTORIES=1 npx jest --runInBand test/e2e/chaos.test.ts`;
  * the `berth-cluster-*` histories come from a real cluster:
  * `BERTH_RECORD_HISTORIES=1 npx jest --runInBand --selectProjects cluster test/cluster/lifecycle`.
  */
@@ -224,6 +225,10 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-cluster-deploy.json',
         'berth-cluster-destroy.json',
         'berth-cluster-inventory.json',
+        // Recorded by the chaos bench (test/e2e/chaos.test.ts): the inventory evicting failed hosts,
+        // the leader's among them, and moving the registry; a heal after the registry moved.
+        'berth-chaos-inventory.json',
+        'berth-chaos-heal-web.json',
       ].sort(),
     );
   });

@@ -35,6 +35,12 @@ export interface HostRecord extends Omit<HostSupply, 'containers' | 'reservation
   rejoined?: HostRejoin;
   /** Why the last attempt to take a returning host back did not succeed. */
   rejoinError?: string;
+  /**
+   * False while a failed host is still on the swarm's books (no leader could remove it yet; tried
+   * again each round): it must be off them before it can come back, or its old containers would
+   * rejoin the overlay with it.
+   */
+  evicted?: boolean;
 }
 
 export interface HostRejoin {
@@ -49,7 +55,16 @@ export interface HostRejoin {
 export interface HostSensors {
   containers: number;
   running: number;
-  /** 1-minute load average over cores, 0..1 and more (from /proc/loadavg on ssh hosts). */
+  /** Share of the host's cores its running containers used since the last reading, 0..1 (engine stats). */
+  cpu?: number;
+  /** Share of the host's memory its running containers use, without page cache, 0..1 (engine stats). */
+  memory?: number;
+  /** Memory its running containers use, bytes. */
+  memoryBytes?: number;
+  /**
+   * Load over cores (1 = every core busy): the kernel's 1-minute load average on ssh hosts; on netns
+   * hosts, which share the machine's /proc, the 1-minute moving average of `cpu`.
+   */
   load?: number;
   /** Workflow time of the reading. */
   atMs: number;
@@ -138,6 +153,17 @@ export interface HostView {
   registry?: string;
 }
 
+/**
+ * What `berth plan` places against: the hosts placement would consider now (ready ones, with the
+ * sensed CPU use and every reservation but the planned app's own), and the hosts the planned app's
+ * instances are reserved on already (a reserved instance keeps its host, as `reserve` does).
+ */
+export interface PlacementView {
+  hosts: HostSupply[];
+  /** Instance → host, for the planned app. */
+  reserved: Record<string, string>;
+}
+
 export interface AddHostRequest {
   connection: HostConnection;
 }
@@ -167,5 +193,6 @@ export const removeHostUpdate = defineUpdate<HostView, [{ id: string }]>('remove
 export const settingsUpdate = defineUpdate<PoolSettings, [Partial<PoolSettings>]>('configurePool');
 export const inventoryQuery = defineQuery<InventoryState>('inventory');
 export const hostsQuery = defineQuery<HostView[]>('hosts');
+export const placementQuery = defineQuery<PlacementView, [{ app?: string }]>('placement');
 /** Asks the pool to run a watcher of Docker events on every host (resilience policies need it). */
 export const watchHostsSignal = defineSignal('watchHosts');

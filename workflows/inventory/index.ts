@@ -5,6 +5,7 @@ import {
   drainHostUpdate,
   hostsQuery,
   inventoryQuery,
+  placementQuery,
   poolUpdate,
   releaseSubnetUpdate,
   releaseUpdate,
@@ -31,6 +32,7 @@ export async function inventory(input: InventoryInput): Promise<void> {
   const pool = new Pool(input);
   setHandler(inventoryQuery, () => pool.state);
   setHandler(hostsQuery, () => pool.hostViews());
+  setHandler(placementQuery, (request) => pool.placement(request));
   setHandler(poolUpdate, () => pool.describe());
   setHandler(reserveUpdate, (request) => pool.reserve(request));
   setHandler(releaseUpdate, (request) => pool.release(request));

@@ -32,6 +32,7 @@ import {
   type InventoryInput,
   type InventoryState,
   type NetnsRequest,
+  type PlacementView,
   type PoolSettings,
   type PoolView,
   type ReserveRequest,
@@ -44,6 +45,12 @@ import { hostWatcher } from '../policies/watcher';
 
 /** Marks histories in which the registry moves off a host that failed or was removed. */
 const MOVE_REGISTRY_PATCH = 'move-registry';
+/**
+ * Marks histories in which a failed host is taken off the swarm's books once the swarm has a leader
+ * (waiting out an election), before its apps heal, and a moved registry is refilled with the pool's
+ * images before it is used.
+ */
+export const EVICT_PATCH = 'evict-then-heal';
 
 const key = (app: string, instance: string) => `${app}/${instance}`;
 /** Every host but the local engine is reached over SSH, sensed, and part of the swarm. */
@@ -119,6 +126,16 @@ export class Pool {
         containers: [],
         reservations: Object.values(this.state.reservations).filter((r) => r.host === id),
       }));
+  }
+
+  /** The pool as placement sees it, for a dry run of `app` (see `PlacementView`). */
+  placement({ app }: { app?: string }): PlacementView {
+    const reserved: Record<string, string> = {};
+    for (const r of Object.values(this.state.reservations)) if (r.app === app) reserved[r.instance] = r.host;
+    return {
+      hosts: this.supply().map((h) => ({ ...h, reservations: h.reservations?.filter((r) => r.app !== app) })),
+      reserved,
+    };
   }
 
   view(h: HostRecord): HostView {
@@ -475,14 +492,42 @@ export class Pool {
     const lost = Object.entries(this.state.reservations).filter(([, r]) => r.host === h.id);
     for (const [k] of lost) delete this.state.reservations[k];
     const apps = [...new Set(lost.map(([, r]) => r.app))];
-    const manager = this.state.hosts.find((x) => x.status === 'ready' && x.swarmRole === 'manager');
-    const roles = await hostActivities()
-      .evictHost({ host: h.connection, manager: manager?.connection })
-      .catch(() => ({}));
-    this.applyRoles(roles);
-    // Before the apps heal: their converge pushes its images into the new registry.
-    if (patched(MOVE_REGISTRY_PATCH)) await this.moveRegistryFrom(h);
+    if (patched(EVICT_PATCH)) {
+      // One at a time with host changes, and before any operation reads the pool again: a heal
+      // finds the swarm able to attach containers and a registry that has every image. The two do
+      // not depend on each other (the registry is no swarm service), so they run side by side.
+      await this.exclusively(async () => {
+        await Promise.all([this.evict(h), this.moveRegistryFrom(h)]);
+      });
+    } else {
+      const manager = this.state.hosts.find((x) => x.status === 'ready' && x.swarmRole === 'manager');
+      const roles = await hostActivities()
+        .evictHost({ host: h.connection, manager: manager?.connection })
+        .catch(() => ({}));
+      this.applyRoles(roles);
+      // Before the apps heal: their converge pushes its images into the new registry.
+      if (patched(MOVE_REGISTRY_PATCH)) await this.moveRegistryFrom(h);
+    }
     for (const app of apps) await tellApp(app, [h.id], reason);
+  }
+
+  /** Live remote managers other than `h`: where the swarm is asked to do things. */
+  private managersBut(h: HostRecord): HostConnection[] {
+    return this.state.hosts
+      .filter((x) => x !== h && x.status !== 'failed' && remote(x) && x.swarmRole === 'manager')
+      .map((x) => x.connection);
+  }
+
+  /**
+   * Takes a failed host off the swarm's books, waiting (bounded) for a leader when the election is
+   * still going on; `evicted` stays false when that did not happen, and sensing tries again.
+   */
+  async evict(h: HostRecord): Promise<void> {
+    const result = await hostActivities()
+      .evictFailedHost({ host: h.connection, managers: this.managersBut(h) })
+      .catch(() => undefined);
+    if (result) this.applyRoles(result.roles);
+    h.evicted = result?.evicted ?? false;
   }
 
   /**
@@ -497,6 +542,23 @@ export class Pool {
     const target = live.find((x) => x.swarmRole === 'manager') ?? live[0];
     if (!target) {
       this.state.registry = undefined; // the next host to join starts one
+      return;
+    }
+    if (patched(EVICT_PATCH)) {
+      // Filled with the pool's images before its address is handed out (see `relocateRegistry`).
+      const managers = live.filter((x) => x.swarmRole === 'manager');
+      try {
+        const moved = await hostActivities().relocateRegistry({
+          candidates: (managers.length ? managers : live).map((x) => x.connection),
+          live: this.state.hosts
+            .filter((x) => x !== h && x.status !== 'failed' && remote(x))
+            .map((x) => x.connection),
+          apps: Object.keys(this.state.subnets),
+        });
+        this.state.registry = moved.registry;
+      } catch {
+        // kept: see above
+      }
       return;
     }
     try {
@@ -521,6 +583,7 @@ export class Pool {
     delete h.failedReason;
     delete h.failedFrom;
     delete h.rejoinError;
+    delete h.evicted;
     if (this.state.watching) await this.startWatcher(h);
   }
 }

@@ -6,7 +6,8 @@
 import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import type { HostReading } from '../../activities/hosts';
 import { messageOf } from '../../src/core/failures';
-import type { HostRecord } from '../api/inventory';
+import { loadFigures, readingTimeoutMs } from '../../src/core/host-load';
+import type { HostRecord, HostSensors } from '../api/inventory';
 import { hostActivities } from '../activity-options';
 import { remote, type Pool } from './pool';
 
@@ -43,7 +44,11 @@ export class HostSensing {
   private async senseRound(failureThreshold: number): Promise<void> {
     const watched = this.pool.state.hosts.filter((h) => h.status !== 'failed' && remote(h));
     if (watched.length === 0) return;
-    const readings = await hostActivities().senseHosts(watched.map((h) => h.connection));
+    const timeoutMs = readingTimeoutMs(this.pool.settings().sensorIntervalMs);
+    const readings = await hostActivities().senseHosts(
+      watched.map((h) => h.connection),
+      { timeoutMs },
+    );
     // No host answering at all says more about the worker's side (its network, its load) than about
     // the hosts: like Kubernetes' full-disruption mode, nothing is failed then.
     if (watched.length > 1 && watched.every((h) => !readings[h.id]?.ok)) return;
@@ -51,8 +56,9 @@ export class HostSensing {
       const reading = readings[h.id];
       if (reading?.ok) {
         h.misses = 0;
-        h.sensors = reading.sensors;
-        if (reading.sensors.load !== undefined) h.cpuUsage = Math.min(1, reading.sensors.load);
+        h.sensors = sensorsOf(h, reading);
+        // What the CPU strategies (`cpuUsage`, `lowestCpuUsage`) see: the containers' latest CPU share.
+        if (h.sensors.cpu !== undefined) h.cpuUsage = h.sensors.cpu;
         continue;
       }
       h.misses = (h.misses ?? 0) + 1;
@@ -71,11 +77,27 @@ export class HostSensing {
   private probeFailed(threshold: number): void {
     const failed = this.pool.state.hosts.filter((h) => h.status === 'failed' && remote(h));
     if (this.probing || failed.length === 0) return;
-    this.probing = hostActivities()
-      .senseHosts(failed.map((h) => h.connection))
+    const probe = () =>
+      hostActivities().senseHosts(
+        failed.map((h) => h.connection),
+        { timeoutMs: readingTimeoutMs(this.pool.settings().sensorIntervalMs) },
+      );
+    // The probe is scheduled at once (before this round's sensing, as recorded histories have it);
+    // hosts still on the swarm's books are evicted first.
+    const unevicted = failed.filter((h) => h.evicted === false);
+    this.probing = (unevicted.length > 0 ? this.evictPending(unevicted).then(probe) : probe())
       .then((readings) => this.rejoinAnswering(failed, readings, threshold))
       .catch(() => undefined) // a probe that failed is tried again next round
       .finally(() => (this.probing = undefined));
+  }
+
+  /** Failed hosts still on the swarm's books (no leader could remove them when they failed): again. */
+  private async evictPending(failed: HostRecord[]): Promise<void> {
+    const { pool } = this;
+    for (const h of failed)
+      await pool.exclusively(async () => {
+        if (pool.state.hosts.includes(h) && h.status === 'failed' && h.evicted === false) await pool.evict(h);
+      });
   }
 
   private async rejoinAnswering(
@@ -102,4 +124,18 @@ export class HostSensing {
       }
     }
   }
+}
+
+/** A reading's sensors with the host's load figures (the load smoothed over the readings before). */
+function sensorsOf(h: HostRecord, reading: HostReading): HostSensors {
+  const previous = h.sensors;
+  const figures = loadFigures(reading.usage ?? {}, h, {
+    load: previous?.load,
+    elapsedMs: previous ? reading.sensors.atMs - previous.atMs : 0,
+  });
+  return {
+    ...reading.sensors,
+    ...figures,
+    ...(reading.usage?.memoryBytes !== undefined ? { memoryBytes: reading.usage.memoryBytes } : {}),
+  };
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep }
 import type { Blueprint, Service } from '../../src/core/blueprint/model';
 import { resolveEnv } from '../../src/core/blueprint/references';
 import { canonicalJson, stableHash } from '../../src/core/hash';
+import { withoutRegistry } from '../../src/core/images';
 import { assignAddress, dynamicRangeOf, gatewayOf, isAssignable } from '../../src/core/ipam';
 import { containerName, instanceDnsName, networkName, serviceDnsName } from '../../src/core/names';
 import { buildDemand } from '../../src/core/placement/demand';
@@ -60,6 +61,9 @@ export async function converge(
   return new Convergence(input, blueprint, progress, control).run();
 }
 
+/** Marks histories in which an instance running its build from a former registry is kept (see `sameBuilds`). */
+const SAME_BUILD_PATCH = 'same-build-any-registry';
+
 /** Marks histories in which changed instances are rolled out (drained, stopped gracefully, in batches). */
 const ROLLOUT_PATCH = 'rollouts';
 
@@ -112,6 +116,8 @@ class Convergence {
   private volumeHosts: Record<string, string> = {};
   /** Instances waiting for the host that holds their volumes (left out of this convergence). */
   private waiting: WaitingInstance[] = [];
+  /** Containers kept by `sameBuilds`: the registry-named image each was created from. */
+  private readonly formerImages = new Map<string, string>();
   /** Berth's DNS records of this app, by container: what `publish` writes (one host only). */
   private readonly serving = new Map<string, { service: string; instance: string; address: string }>();
 
@@ -155,7 +161,7 @@ class Convergence {
     this.desired = desiredInstances(
       blueprint.services.map((s) => ({ id: s.id, replicas: this.replicas(s), configHash: hashes[s.id] })),
     );
-    const found = await this.docker.listInstances(this.app, this.pool.hosts);
+    const found = this.sameBuilds(await this.docker.listInstances(this.app, this.pool.hosts), hashes);
     progress.total = this.desired.length;
     await this.reserve(found);
     this.assignAddresses();
@@ -194,6 +200,32 @@ class Convergence {
           }
         : {}),
     };
+  }
+
+  /**
+   * A container whose image is the build its service wants, named after an earlier registry (the
+   * pool's registry moved off a failed host), runs what it should: it keeps its place rather than
+   * being replaced with the same image under the new name. (Histories from before: replaced.)
+   */
+  private sameBuilds(found: InstanceStatus[], hashes: Record<string, string>): InstanceStatus[] {
+    const services = new Map(this.blueprint.services.map((s) => [s.id, s]));
+    const moved = (l: InstanceStatus) => {
+      const s = services.get(l.service);
+      const wanted = this.images[l.service];
+      return (
+        !!s &&
+        l.configHash !== hashes[l.service] &&
+        l.image !== wanted &&
+        withoutRegistry(l.image) === withoutRegistry(wanted) &&
+        l.configHash === configHash(s, l.image)
+      );
+    };
+    if (!found.some(moved) || !patched(SAME_BUILD_PATCH)) return found;
+    return found.map((l) => {
+      if (!moved(l)) return l;
+      this.formerImages.set(l.id, l.image);
+      return { ...l, configHash: hashes[l.service] };
+    });
   }
 
   /**
@@ -406,20 +438,24 @@ class Convergence {
     const predicted = this.desired.map(
       (d) => ({ service: d.service, instance: d.instance, ip: this.addresses[d.instance] }) as InstanceRecord,
     );
-    const hashes = new Map(
-      blueprint.services.map((s) => [
-        s.id,
-        asUserFailure(
-          () =>
-            resolvedConfigHash(s, {
-              image: this.imageOf(s),
-              attribute: (svc, attribute) => attributeOf(predicted, blueprint, svc, attribute),
-              secretDigests: digests,
-            }),
-          `service '${s.id}': `,
-        ),
-      ]),
-    );
+    const resolved = (s: Service, image: string) =>
+      asUserFailure(
+        () =>
+          resolvedConfigHash(s, {
+            image,
+            attribute: (svc, attribute) => attributeOf(predicted, blueprint, svc, attribute),
+            secretDigests: digests,
+          }),
+        `service '${s.id}': `,
+      );
+    const hashes = new Map(blueprint.services.map((s) => [s.id, resolved(s, this.imageOf(s))]));
+    // A container kept by `sameBuilds` resolved its configuration with its former registry's name:
+    // when that is all that differs, it matches.
+    for (const l of this.live) {
+      const former = this.formerImages.get(l.id);
+      const s = blueprint.services.find((x) => x.id === l.service);
+      if (former && s && l.resolvedHash === resolved(s, former)) l.resolvedHash = hashes.get(s.id);
+    }
     const mounted = new Set(blueprint.services.filter((s) => s.volumes.length > 0).map((s) => s.id));
     this.desired = this.desired.map((d) => ({
       ...d,

@@ -20,6 +20,11 @@ function gib(bytes: number): string {
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
 }
 
+/** A share as a percentage (`37%`), `-` when not sensed (yet). */
+function percent(share: number | undefined): string {
+  return share === undefined ? '-' : `${Math.round(share * 100)}%`;
+}
+
 function statusText(h: HostView): string {
   if (h.failedReason)
     return `${h.status} (${h.failedReason}${h.rejoinError ? `; rejoin: ${h.rejoinError}` : ''})`;
@@ -30,7 +35,20 @@ function statusText(h: HostView): string {
 function printHosts(hosts: HostView[]): void {
   info(
     table([
-      ['HOST', 'PROVIDER', 'ADDRESS', 'STATUS', 'ROLE', 'CPUS', 'MEMORY', 'RESERVED', 'RUNNING'],
+      [
+        'HOST',
+        'PROVIDER',
+        'ADDRESS',
+        'STATUS',
+        'ROLE',
+        'CPUS',
+        'MEMORY',
+        'RESERVED',
+        'RUNNING',
+        'CPU',
+        'MEM',
+        'LOAD',
+      ],
       ...hosts.map((h) => [
         h.id,
         h.provider,
@@ -41,6 +59,9 @@ function printHosts(hosts: HostView[]): void {
         gib(h.memoryBytes),
         String(h.reservations),
         h.sensors ? String(h.sensors.running) : '-',
+        percent(h.sensors?.cpu),
+        percent(h.sensors?.memory),
+        h.sensors?.load !== undefined ? h.sensors.load.toFixed(2) : '-',
       ]),
     ]),
   );

@@ -1,0 +1,242 @@
+/**
+ * bench:failover — a host dies: how long until every replica runs again elsewhere, Berth against
+ * Docker Swarm on the same hosts in the same run.
+ *
+ * On 4 netns hosts in one swarm (a `PoolRig`): a 6-replica Berth app (breadthFirst) and a 6-replica
+ * Swarm service (`--endpoint-mode dnsrr`, on an attachable overlay, host-mode published port), the
+ * same image and command (a server of its own container id). Phase 1 kills (kill -9 of the whole
+ * engine) a host that neither leads the swarm nor holds the registry; it comes back, both settle;
+ * phase 2 kills the swarm leader's host. Each side's time runs from the kill until it has 6
+ * replicas on live hosts, each running and answering on its published port with its own id (the
+ * same readiness, checked the same way by the bench, every 250 ms). Berth senses hosts every 1 s
+ * and fails one after 3 missed readings; Swarm keeps its defaults (dispatcher heartbeat 5 s).
+ *
+ * Prints JSON: both times and their ratio (Swarm / Berth, above 1 = Berth faster) per phase.
+ */
+import Docker from 'dockerode';
+import { ID_PORT, ID_SERVER_COMMAND, appsHealth, httpGet } from './chaos-checks';
+import { PoolRig, lastLines } from './pool-rig';
+
+const log = (line: string) =>
+  process.stderr.write(`[failover ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const REPLICAS = 6;
+const APP = 'fo';
+const SERVICE = 'cfail-sw';
+const NETWORK = 'cfail-swnet';
+/** Bound of one phase, from the kill. */
+const PHASE_LIMIT_MS = 300_000;
+
+const BLUEPRINT = `id: ${APP}
+services:
+  - id: web
+    image: berth/busybox:1
+    replicas: ${REPLICAS}
+    placement: [breadthFirst]
+    command: ${JSON.stringify(ID_SERVER_COMMAND)}
+    ports: ["0:${ID_PORT}"]
+`;
+
+interface SwarmTask {
+  NodeID: string;
+  DesiredState: string;
+  Status: {
+    State: string;
+    ContainerStatus?: { ContainerID?: string };
+    PortStatus?: { Ports?: { TargetPort: number; PublishedPort: number }[] };
+  };
+}
+
+/** A manager of the swarm that answers (the leader moves; a dead host's engine does not answer). */
+async function liveManager(rig: PoolRig, except?: string): Promise<Docker> {
+  for (const h of await rig.hosts()) {
+    if (h.id === except || h.status === 'failed') continue;
+    const docker = rig.docker(h.id);
+    const ok = await docker
+      .listNodes()
+      .then(() => true)
+      .catch(() => false);
+    if (ok) return docker;
+  }
+  throw new Error('no swarm manager answers');
+}
+
+/** Problems of the Swarm service: replicas short, on `dead`, not running, or not answering. */
+async function swarmProblems(rig: PoolRig, dead?: string): Promise<string[]> {
+  const manager = await liveManager(rig, dead);
+  const nodes = (await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[];
+  const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+  const tasks = (await manager.listTasks({
+    filters: { service: [SERVICE], 'desired-state': ['running'] },
+  })) as SwarmTask[];
+  const addresses = new Map((await rig.hosts()).map((h) => [h.id, h.address]));
+  const problems: string[] = [];
+  const answering = await Promise.all(
+    tasks.map(async (t) => {
+      const host = hostOf.get(t.NodeID) ?? t.NodeID;
+      if (host === dead) return `task on ${dead}`;
+      if (t.Status.State !== 'running') return `task ${t.Status.State} on ${host}`;
+      const port = t.Status.PortStatus?.Ports?.find((p) => p.TargetPort === ID_PORT)?.PublishedPort;
+      const address = addresses.get(host);
+      if (!port || !address) return `task on ${host} without a published port`;
+      const id = await httpGet(address, port, '/id', 1_000);
+      return id && id === t.Status.ContainerStatus?.ContainerID ? undefined : `task on ${host} not answering`;
+    }),
+  );
+  const ready = answering.filter((a) => a === undefined).length;
+  if (ready !== REPLICAS) problems.push(`${ready} of ${REPLICAS} replicas ready`);
+  problems.push(...answering.filter((a): a is string => a !== undefined));
+  return problems;
+}
+
+/** Problems of the Berth app: the chaos bench's check, and nothing left on `dead`. */
+async function berthProblems(rig: PoolRig, dead?: string): Promise<string[]> {
+  const { problems, view } = await appsHealth(rig, [APP]);
+  const stranded = (view.records.get(APP) ?? []).filter((i) => i.host === dead);
+  return [...problems, ...stranded.map((i) => `${i.instance} on ${dead}`)];
+}
+
+async function createSwarmService(rig: PoolRig): Promise<void> {
+  const manager = await liveManager(rig);
+  await manager
+    .createNetwork({ Name: NETWORK, Driver: 'overlay', Attachable: true, CheckDuplicate: true })
+    .catch((err: Error) => {
+      if (!/already exists/.test(err.message)) throw err;
+    });
+  await manager.createService({
+    Name: SERVICE,
+    TaskTemplate: {
+      ContainerSpec: { Image: 'berth/busybox:1', Command: ['sh', '-c', ID_SERVER_COMMAND] },
+      Networks: [{ Target: NETWORK }],
+      RestartPolicy: { Condition: 'any', Delay: 0 },
+      Placement: { MaxReplicas: 0 },
+    },
+    Mode: { Replicated: { Replicas: REPLICAS } },
+    EndpointSpec: { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: ID_PORT, PublishMode: 'host' }] },
+  } as never);
+}
+
+/** Waits (bounded) until both sides are whole on the live hosts. */
+async function settle(rig: PoolRig, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last: string[] = [];
+  while (Date.now() < deadline) {
+    try {
+      const down = (await rig.hosts()).filter((h) => h.status !== 'ready').map((h) => `${h.id} ${h.status}`);
+      last = [...down, ...(await berthProblems(rig)), ...(await swarmProblems(rig))];
+      if (last.length === 0) return;
+    } catch (err) {
+      last = [(err as Error).message];
+    }
+    await sleep(1_000);
+  }
+  throw new Error(`not settled in ${limitMs / 1000} s: ${last.slice(0, 4).join('; ')}`);
+}
+
+interface PhaseResult {
+  phase: 'non-leader' | 'leader';
+  host: string;
+  berthMs?: number;
+  swarmMs?: number;
+  /** Swarm's time over Berth's: above 1, Berth was faster. */
+  ratio?: number;
+  problems: string[];
+}
+
+async function phase(rig: PoolRig, kind: PhaseResult['phase']): Promise<PhaseResult> {
+  await settle(rig, 240_000);
+  const leader = await rig.leader();
+  const registry = (await rig.hosts()).find((h) => h.registry)?.id;
+  const hosts = [...rig.hostIndex.keys()];
+  const target =
+    kind === 'leader'
+      ? leader
+      : (hosts.find((h) => h !== leader && h !== registry) ?? hosts.find((h) => h !== leader));
+  if (!target) throw new Error(`no ${kind} host to kill (leader ${leader})`);
+  log(`${kind}: killing ${target} (leader ${leader}, registry ${registry})`);
+  const t0 = Date.now();
+  await rig.stopEngine(target);
+  const result: PhaseResult = { phase: kind, host: target, problems: [] };
+  const last: { berth: string[]; swarm: string[] } = { berth: [], swarm: [] };
+  while (Date.now() - t0 < PHASE_LIMIT_MS && (result.berthMs === undefined || result.swarmMs === undefined)) {
+    await sleep(250);
+    const [b, s] = await Promise.all([
+      result.berthMs === undefined
+        ? berthProblems(rig, target).catch((err: Error) => [err.message])
+        : Promise.resolve([]),
+      result.swarmMs === undefined
+        ? swarmProblems(rig, target).catch((err: Error) => [err.message])
+        : Promise.resolve([]),
+    ]);
+    const now = Date.now() - t0;
+    if (result.berthMs === undefined) {
+      last.berth = b;
+      if (b.length === 0) log(`  Berth whole again after ${(result.berthMs = now)} ms`);
+    }
+    if (result.swarmMs === undefined) {
+      last.swarm = s;
+      if (s.length === 0) log(`  Swarm whole again after ${(result.swarmMs = now)} ms`);
+    }
+  }
+  if (result.berthMs === undefined) result.problems.push(`Berth: ${last.berth.slice(0, 3).join('; ')}`);
+  if (result.swarmMs === undefined) result.problems.push(`Swarm: ${last.swarm.slice(0, 3).join('; ')}`);
+  if (result.berthMs && result.swarmMs)
+    result.ratio = Math.round((result.swarmMs / result.berthMs) * 100) / 100;
+  log(`  ${target} comes back`);
+  await rig.startEngine(target);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const rig = new PoolRig({
+    prefix: 'cfail',
+    lan: process.env.BERTH_FAILOVER_LAN ?? '10.213.252',
+    hosts: 4,
+    temporalPort: Number(process.env.BERTH_FAILOVER_PORT ?? 17833),
+    senseEveryMs: 1_000,
+    failureThreshold: 3,
+    log,
+  });
+  rig.closeOnSignals();
+  const startedAt = Date.now();
+  const phases: PhaseResult[] = [];
+  let error: string | undefined;
+  try {
+    await rig.start();
+    log(`deploying ${APP} (Berth) and ${SERVICE} (Swarm), ${REPLICAS} replicas each`);
+    await rig.deploy({ [APP]: BLUEPRINT });
+    await createSwarmService(rig);
+    phases.push(await phase(rig, 'non-leader'));
+    phases.push(await phase(rig, 'leader'));
+  } catch (err) {
+    error = (err as Error).message;
+    log(`failed: ${error}`);
+    log(`worker log ends:\n${lastLines(rig.workerLog, 20)}`);
+  } finally {
+    const manager = await liveManager(rig).catch(() => undefined);
+    await manager
+      ?.getService(SERVICE)
+      .remove()
+      .catch(() => undefined);
+    await rig.close();
+  }
+  const report = {
+    benchmark: 'failover',
+    replicas: REPLICAS,
+    hosts: 4,
+    berth: { senseEveryMs: 1_000, failureThreshold: 3 },
+    swarm: { endpointMode: 'dnsrr', dispatcherHeartbeat: '5s (default)' },
+    phases,
+    ...(error ? { error } : {}),
+    ok: !error && phases.length === 2 && phases.every((p) => p.problems.length === 0),
+    minutes: Math.round((Date.now() - startedAt) / 6_000) / 10,
+  };
+  console.log(JSON.stringify(report, null, 2));
+  process.exit(report.ok ? 0 : 1);
+}
+
+main().catch((err) => {
+  console.error(`failover: ${(err as Error).message}`);
+  process.exit(1);
+});
