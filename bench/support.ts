@@ -58,7 +58,13 @@ export function targetBenchServer(env: NodeJS.ProcessEnv): void {
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The spread of samples: the fastest and the slowest, rounded to whole units. */
+export function spread(xs: number[]): { min: number; max: number } {
+  return { min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) };
 }
 
 /** `berth <args>` in `home` with `env`: its stdout, or an error with its stderr (or stdout). */
