@@ -16,6 +16,7 @@ import { createDockerClient } from '../src/adapters/docker';
 import {
   BERTH,
   benchHome,
+  cleanupOnInterrupt,
   median,
   spread,
   startServer,
@@ -105,6 +106,10 @@ async function main(): Promise<void> {
     return ms;
   };
   const server = startServer(env);
+  cleanupOnInterrupt(async () => {
+    spawnSync(composeBin, ['-p', PROJECT, 'down', '-v'], { cwd: home, env });
+    await stopServer(server, env, home, APP);
+  });
   const runs: Record<Tool, number[]> = { berth: [], compose: [] };
   try {
     await waitForServer(home, TEMPORAL_PORT);

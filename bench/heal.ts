@@ -23,6 +23,7 @@ import { hostWatcherWorkflowId } from '../src/core/names';
 import {
   benchHome,
   berthCli,
+  cleanupOnInterrupt,
   median,
   spread,
   startServer,
@@ -37,7 +38,7 @@ const APP = 'benchheal';
 const PEER_LABEL = 'berth.bench=heal';
 const PEER_NETWORK = 'benchheal-docker';
 const TEMPORAL_PORT = 17443;
-const TIMEOUT_MS = 60_000;
+const TIMEOUT_MS = 120_000;
 
 const { home, env } = benchHome(
   'berth-bench-heal',
@@ -66,13 +67,21 @@ async function ensureWatcher(): Promise<() => Promise<void>> {
   targetBenchServer(env);
   const target = temporalTarget();
   const client = await connectClient(target);
-  await client.workflow.start('hostWatcher', {
-    workflowId: hostWatcherWorkflowId(target.taskQueue, 'local'),
-    taskQueue: target.taskQueue,
-    args: [{ hostId: 'local', runForMs: 600_000 }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-  return () => client.connection.close();
+  // A loaded dev server has been seen to answer "Namespace not found" for a moment: a few tries.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.workflow.start('hostWatcher', {
+        workflowId: hostWatcherWorkflowId(target.taskQueue, 'local'),
+        taskQueue: target.taskQueue,
+        args: [{ hostId: 'local', runForMs: 600_000 }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      return () => client.connection.close();
+    } catch (err) {
+      if (attempt >= 10) throw err;
+      await sleep(1_000);
+    }
+  }
 }
 
 interface Heal {
@@ -83,7 +92,7 @@ interface Heal {
 }
 
 /** Kills `id` and times it back (bounded: TIMEOUT_MS), the same way for either tool. */
-async function killAndTime(id: string, network: string): Promise<Heal> {
+async function killAndTime(tool: string, id: string, network: string): Promise<Heal> {
   const container = docker.getContainer(id);
   const before = (await container.inspect()).State.StartedAt;
   const t0 = performance.now();
@@ -97,7 +106,7 @@ async function killAndTime(id: string, network: string): Promise<Heal> {
   }
   const ip = state?.NetworkSettings.Networks[network]?.IPAddress;
   if (!state?.State.Running || !ip)
-    throw new Error(`${id.slice(0, 12)} was not restarted within ${TIMEOUT_MS} ms`);
+    throw new Error(`${tool}: ${id.slice(0, 12)} was not restarted within ${TIMEOUT_MS} ms`);
   while (performance.now() - t0 < TIMEOUT_MS) {
     if (await httpAnswers(ip)) {
       return {
@@ -107,7 +116,7 @@ async function killAndTime(id: string, network: string): Promise<Heal> {
     }
     await sleep(10);
   }
-  throw new Error(`${ip}:8080 did not answer within ${TIMEOUT_MS} ms of the kill`);
+  throw new Error(`${tool}: ${ip}:8080 did not answer within ${TIMEOUT_MS} ms of the kill`);
 }
 
 async function containersOf(...labels: string[]): Promise<string[]> {
@@ -168,6 +177,10 @@ ${httpd}    policies:
   );
   await removePeers();
   const server = startServer(env);
+  cleanupOnInterrupt(async () => {
+    await removePeers();
+    await stopServer(server, env, home, APP);
+  });
   const berthHeals: Heal[] = [];
   const dockerHeals: Heal[] = [];
   const tunedHeals: Heal[] = [];
@@ -184,8 +197,8 @@ ${httpd}    policies:
     await sleep(3_000);
     for (let i = 0; i < INSTANCES; i++) {
       const pair: [() => Promise<void>, () => Promise<void>] = [
-        async () => void berthHeals.push(await killAndTime(berthIds[i], `berth-${APP}`)),
-        async () => void dockerHeals.push(await killAndTime(peers[i], PEER_NETWORK)),
+        async () => void berthHeals.push(await killAndTime('Berth', berthIds[i], `berth-${APP}`)),
+        async () => void dockerHeals.push(await killAndTime('Docker', peers[i], PEER_NETWORK)),
       ];
       for (const step of i % 2 === 0 ? pair : pair.reverse()) {
         await step();
@@ -195,7 +208,7 @@ ${httpd}    policies:
     const [tuned] = (await containersOf(`berth.app=${APP}`, 'berth.service=tuned')).slice(0, 1);
     if (!tuned) throw new Error('the tuned instance is not running');
     for (let i = 0; i < TUNED_KILLS; i++) {
-      tunedHeals.push(await killAndTime(tuned, `berth-${APP}`));
+      tunedHeals.push(await killAndTime('Berth, tuned', tuned, `berth-${APP}`));
       await sleep(300);
     }
   } finally {

@@ -131,3 +131,23 @@ export async function stopServer(
   if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
   fs.rmSync(home, { recursive: true, force: true });
 }
+
+/**
+ * Runs `cleanup` once when the bench is interrupted (Ctrl-C, or the time bound of `npm run bench`,
+ * which sends SIGINT), then exits; a second signal ends it at once. Returns what unregisters it, for
+ * a cleanup that is no longer wanted once the bench has done it itself.
+ */
+export function cleanupOnInterrupt(cleanup: () => Promise<unknown>): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: cleaning up\n`);
+    void cleanup()
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

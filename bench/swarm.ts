@@ -32,7 +32,15 @@ import {
 } from '../src/adapters/netns';
 import { connectClient, temporalTarget } from '../src/adapters/temporal';
 import { AppClient } from '../src/clients/app';
-import { BERTH, benchHome, startServer, stopServer, targetBenchServer, waitForServer } from './support';
+import {
+  BERTH,
+  benchHome,
+  cleanupOnInterrupt,
+  startServer,
+  stopServer,
+  targetBenchServer,
+  waitForServer,
+} from './support';
 
 const DEPLOY = 60;
 const SCALE_UP = 90;
@@ -44,7 +52,12 @@ const NETNS_PREFIX = 'bsw';
 /** A /24 that no test or other bench uses (tests: 10.213.0–219; bench:update .231; chaos .250). */
 const LAN = '10.213.241';
 const TEMPORAL_PORT = 17543;
-const READY_INTERVAL = '1s';
+/**
+ * How often both check port 8080 (Berth's readiness probe, Swarm's health check, an exec each). With
+ * 1 s (and a 1 s check timeout) on the loaded 2-core machine Swarm did not get 60 tasks healthy
+ * within 10 minutes; a check may take 10 s, and failures in the first minute do not count.
+ */
+const READY_INTERVAL = '2s';
 /** Every wait of a scenario is bounded by this. */
 const SCENARIO_TIMEOUT_MS = 600_000;
 
@@ -146,9 +159,11 @@ async function swarmRuns(): Promise<Scenarios> {
       '--health-interval',
       READY_INTERVAL,
       '--health-timeout',
-      '1s',
+      '10s',
       '--health-retries',
       '3',
+      '--health-start-period',
+      '60s',
       'berth/busybox:1',
       'httpd',
       '-f',
@@ -195,6 +210,10 @@ function berth(args: string[]): void {
 async function berthRuns(): Promise<Scenarios> {
   await destroyAllNetnsHosts(NETNS_PREFIX);
   const server = startServer(env);
+  const forget = cleanupOnInterrupt(async () => {
+    await stopServer(server, env, home, APP);
+    await destroyAllNetnsHosts(NETNS_PREFIX);
+  });
   try {
     await waitForServer(home, TEMPORAL_PORT);
     berth([
@@ -273,11 +292,13 @@ async function berthRuns(): Promise<Scenarios> {
       await client.connection.close();
     }
   } finally {
+    forget();
     await stopServer(server, env, home, APP);
   }
 }
 
 async function main(): Promise<void> {
+  cleanupOnInterrupt(() => destroyAllNetnsHosts(NETNS_PREFIX));
   let swarm: Scenarios;
   let ours: Scenarios;
   try {
