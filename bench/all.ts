@@ -3,7 +3,8 @@
  * each cleaning up after itself), then `docs/BENCHMARKS.md`: the machine (cores, memory, Docker
  * version, load), a table of the headline figures of this run with their peer, ratio and target, what
  * each figure means, and every bench's JSON. A bench that fails or runs out of time is listed with
- * the last line of its error; the others still run. `BENCH_ONLY=deploy,heal` runs a subset.
+ * the last line of its error; the others still run. `BENCH_ONLY=deploy,heal` runs a subset: the
+ * others keep their figures from the last run that had them (`docs/benchmarks.json`), with its date.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -21,6 +22,17 @@ interface Row {
   target?: string;
   /** Does the ratio or figure meet the target? undefined: no target. */
   meets?: boolean;
+}
+
+/** One bench's outcome, as kept in docs/benchmarks.json. */
+interface Result {
+  json?: Json;
+  error?: string;
+  seconds: number;
+  /** When it started, `YYYY-MM-DD HH:MM` UTC. */
+  date: string;
+  /** The 1-minute load average when it started and ended. */
+  load: [number, number];
 }
 
 interface Bench {
@@ -175,7 +187,8 @@ function cell(text: string): string {
 
 function main(): void {
   const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
-  const chosen = BENCHES.filter((b) => !only || only.includes(b.name));
+  // In BENCH_ONLY's order when given (a bench most in doubt can go first).
+  const chosen = only ? only.flatMap((n) => BENCHES.filter((b) => b.name === n)) : BENCHES;
   const dockerVersion = (() => {
     try {
       return execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {
@@ -185,10 +198,14 @@ function main(): void {
       return 'unknown';
     }
   })();
-  const started = new Date();
-  const loadBefore = os.loadavg();
-  const results: { bench: Bench; json?: Json; error?: string; seconds: number; load: number[] }[] = [];
+  const saved = path.join(ROOT, 'docs', 'benchmarks.json');
+  const earlier: Record<string, Result> = fs.existsSync(saved)
+    ? JSON.parse(fs.readFileSync(saved, 'utf8'))
+    : {};
+  const latest: Record<string, Result> = { ...earlier };
   for (const bench of chosen) {
+    const loadBefore = os.loadavg()[0];
+    const date = new Date().toISOString().replace('T', ' ').slice(0, 16);
     process.stderr.write(`bench ${bench.name}: running (at most ${bench.timeoutMin} min)\n`);
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', `${bench.script}.js`)], {
@@ -207,8 +224,17 @@ function main(): void {
         : (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').slice(-1)[0];
     process.stderr.write(`bench ${bench.name}: ${error ?? 'done'} (${seconds} s)\n`);
     if (json) process.stdout.write(`${JSON.stringify(json)}\n`);
-    results.push({ bench, json, error, seconds, load: os.loadavg() });
+    latest[bench.name] = {
+      json,
+      error,
+      seconds,
+      date,
+      load: [+loadBefore.toFixed(1), +os.loadavg()[0].toFixed(1)],
+    };
   }
+  fs.writeFileSync(saved, `${JSON.stringify(latest, null, 1)}\n`);
+  const results = BENCHES.filter((b) => latest[b.name]).map((bench) => ({ bench, ...latest[bench.name] }));
+  const dates = results.map((r) => r.date).sort();
   const lines = [
     '# Benchmarks',
     '',
@@ -216,16 +242,16 @@ function main(): void {
     'machine to machine (and with what else runs), so every headline is a ratio against a peer measured',
     'in the same run, on the same engine. Targets are from issue 15.',
     '',
-    '## This run',
+    '## The latest run',
     '',
     `| machine | |`,
     '|---|---|',
-    `| date | ${started.toISOString().replace('T', ' ').slice(0, 16)} UTC |`,
+    `| date | ${dates[0]} – ${dates.at(-1)} UTC |`,
     `| cores | ${os.cpus().length} (${cell(os.cpus()[0]?.model ?? 'unknown')}) |`,
     `| memory | ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB |`,
     `| Docker engine | ${dockerVersion} |`,
     `| Node.js | ${process.version} |`,
-    `| load average (1 min) at start / end | ${loadBefore[0].toFixed(1)} / ${os.loadavg()[0].toFixed(1)} |`,
+    `| load average (1 min) | ${Math.min(...results.flatMap((r) => r.load))} – ${Math.max(...results.flatMap((r) => r.load))}, at each bench's start and end (other work shares the machine) |`,
     '',
     '| benchmark | figure | Berth | peer | ratio Berth/peer | target | met |',
     '|---|---|---|---|---|---|---|',
@@ -245,11 +271,11 @@ function main(): void {
       );
   }
   lines.push('', '## What each figure means', '');
-  for (const { bench, seconds, load } of results)
+  for (const { bench, seconds, load, date } of results)
     lines.push(
-      `- **${bench.name}** (\`npm run bench:${bench.name}\`, ${seconds} s, load ${load[0].toFixed(1)} after): ${bench.meaning}`,
+      `- **${bench.name}** (\`npm run bench:${bench.name}\`; run ${date} UTC, ${seconds} s, load ${load[0]} → ${load[1]}): ${bench.meaning}`,
     );
-  lines.push('', '## Raw output of this run', '');
+  lines.push('', '## Raw output of the latest run', '');
   for (const { bench, json, error } of results)
     lines.push(
       `### ${bench.name}`,
