@@ -231,8 +231,15 @@ function main(): void {
       date,
       load: [+loadBefore.toFixed(1), +os.loadavg()[0].toFixed(1)],
     };
+    // Written after every bench, so a run cut short still leaves its figures.
+    fs.writeFileSync(saved, `${JSON.stringify(latest, null, 1)}\n`);
+    writeReport(latest, dockerVersion);
   }
-  fs.writeFileSync(saved, `${JSON.stringify(latest, null, 1)}\n`);
+  if (!chosen.length) writeReport(latest, dockerVersion);
+}
+
+/** docs/BENCHMARKS.md from the latest figures of every bench. */
+function writeReport(latest: Record<string, Result>, dockerVersion: string): void {
   const results = BENCHES.filter((b) => latest[b.name]).map((bench) => ({ bench, ...latest[bench.name] }));
   const dates = results.map((r) => r.date).sort();
   const lines = [

@@ -76,8 +76,11 @@ async function until(what: string, t0: number, done: () => Promise<boolean>): Pr
     if (await done().catch(() => false)) return +((performance.now() - t0) / 1000).toFixed(2);
     await sleep(250);
   }
-  throw new Error(`${what}: not done within ${SCENARIO_TIMEOUT_MS / 1000} s`);
+  throw new Error(`${what}: not done within ${SCENARIO_TIMEOUT_MS / 1000} s (last seen: ${lastSeen})`);
 }
+
+/** What the last check saw, for the error when a scenario runs out of time. */
+let lastSeen = '';
 
 function docker(args: string[], host: number, timeoutMs = 300_000): string {
   return execFileSync('docker', args, {
@@ -138,6 +141,9 @@ async function swarmRuns(): Promise<Scenarios> {
       NodeID: string;
       Status: { State: string };
     }[];
+    const states = new Map<string, number>();
+    for (const t of tasks) states.set(t.Status.State, (states.get(t.Status.State) ?? 0) + 1);
+    lastSeen = JSON.stringify(Object.fromEntries(states));
     return tasks.filter((t) => t.Status.State === 'running' && t.NodeID !== exclude).length;
   };
   let t0 = performance.now();
@@ -242,6 +248,7 @@ async function berthRuns(): Promise<Scenarios> {
               .then((l) => l.length),
           ),
         );
+        lastSeen = `${JSON.stringify(counts)} running per host`;
         return counts.reduce((a, b) => a + b, 0);
       };
       const file = path.join(home, 'app.yaml');
