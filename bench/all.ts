@@ -31,8 +31,8 @@ interface Result {
   seconds: number;
   /** When it started, `YYYY-MM-DD HH:MM` UTC. */
   date: string;
-  /** The 1-minute load average when it started and ended. */
-  load: [number, number];
+  /** The 1-minute load average when it started and ended (absent: not recorded). */
+  load?: [number, number];
 }
 
 interface Bench {
@@ -242,6 +242,7 @@ function main(): void {
 function writeReport(latest: Record<string, Result>, dockerVersion: string): void {
   const results = BENCHES.filter((b) => latest[b.name]).map((bench) => ({ bench, ...latest[bench.name] }));
   const dates = results.map((r) => r.date).sort();
+  const loads = results.flatMap((r) => r.load ?? []);
   const lines = [
     '# Benchmarks',
     '',
@@ -258,7 +259,7 @@ function writeReport(latest: Record<string, Result>, dockerVersion: string): voi
     `| memory | ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB |`,
     `| Docker engine | ${dockerVersion} |`,
     `| Node.js | ${process.version} |`,
-    `| load average (1 min) | ${Math.min(...results.flatMap((r) => r.load))} – ${Math.max(...results.flatMap((r) => r.load))}, at each bench's start and end (other work shares the machine) |`,
+    `| load average (1 min) | ${loads.length ? `${Math.min(...loads)} – ${Math.max(...loads)}` : 'not recorded'}, at each bench's start and end (other work shares the machine) |`,
     '',
     '| benchmark | figure | Berth | peer | ratio Berth/peer | target | met |',
     '|---|---|---|---|---|---|---|',
@@ -280,7 +281,7 @@ function writeReport(latest: Record<string, Result>, dockerVersion: string): voi
   lines.push('', '## What each figure means', '');
   for (const { bench, seconds, load, date } of results)
     lines.push(
-      `- **${bench.name}** (\`npm run bench:${bench.name}\`; run ${date} UTC, ${seconds} s, load ${load[0]} → ${load[1]}): ${bench.meaning}`,
+      `- **${bench.name}** (\`npm run bench:${bench.name}\`; run ${date} UTC, ${seconds} s, load ${load ? `${load[0]} → ${load[1]}` : 'not recorded'}): ${bench.meaning}`,
     );
   lines.push('', '## Raw output of the latest run', '');
   for (const { bench, json, error } of results)
