@@ -52,7 +52,7 @@ const env: NodeJS.ProcessEnv = {
   BERTH_TASK_QUEUE: QUEUE,
   BERTH_CLUSTER_PORT: String(CLUSTER_PORT),
   BERTH_DNS_NETWORK: 'berth-dns-bench-cl',
-  BERTH_DNS_SUBNET: '10.207.2.0/24',
+  BERTH_DNS_SUBNET: '10.207.5.0/24',
   BERTH_LOG_LEVEL: 'ERROR',
 };
 delete env.TEMPORAL_ADDRESS;

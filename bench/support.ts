@@ -63,7 +63,13 @@ export function targetBenchServer(env: NodeJS.ProcessEnv): void {
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The spread of samples: the fastest and the slowest, rounded to whole units. */
+export function spread(xs: number[]): { min: number; max: number } {
+  return { min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) };
 }
 
 /** `berth <args>` in `home` with `env`: its stdout, or an error with its stderr (or stdout). */
@@ -129,4 +135,24 @@ export async function stopServer(
   spawnSync(process.execPath, [BERTH, 'server', 'stop'], { env });
   if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
   fs.rmSync(home, { recursive: true, force: true });
+}
+
+/**
+ * Runs `cleanup` once when the bench is interrupted (Ctrl-C, or the time bound of `npm run bench`,
+ * which sends SIGINT), then exits; a second signal ends it at once. Returns what unregisters it, for
+ * a cleanup that is no longer wanted once the bench has done it itself.
+ */
+export function cleanupOnInterrupt(cleanup: () => Promise<unknown>): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${signal}: cleaning up\n`);
+    void cleanup()
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createNetnsHost, destroyNetnsHost, ensureBerthSshKey, netnsHostSocket } from '../src/adapters/netns';
-import { BERTH, benchHome, startServer, stopServer, waitForServer } from './support';
+import { BERTH, benchHome, cleanupOnInterrupt, startServer, stopServer, waitForServer } from './support';
 
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 10);
 const PARALLELISM = 2;
@@ -127,6 +127,7 @@ function blueprint(version: string, broken = false): string {
 
 async function berthRuns(): Promise<Record<string, Scenario>> {
   const server = startServer(env);
+  const forget = cleanupOnInterrupt(() => stopServer(server, env, home, APP));
   try {
     await waitForServer(home, TEMPORAL_PORT);
     if (!berth(['deploy', blueprint('v1')])) throw new Error('berth: deploying v1 failed');
@@ -144,6 +145,7 @@ async function berthRuns(): Promise<Record<string, Scenario>> {
       ),
     };
   } finally {
+    forget();
     await stopServer(server, env, home, APP);
   }
 }
@@ -153,6 +155,7 @@ async function swarmRuns(): Promise<Record<string, Scenario>> {
   await destroyNetnsHost(NETNS.prefix, NETNS.index).catch(() => undefined);
   await createNetnsHost({ ...NETNS, publicKeyFile: key.publicKeyFile });
   const host = `unix://${netnsHostSocket(NETNS.prefix, NETNS.index)}`;
+  cleanupOnInterrupt(() => destroyNetnsHost(NETNS.prefix, NETNS.index));
   try {
     execFileSync('sh', ['-c', `docker save berth/busybox:1 | DOCKER_HOST=${host} docker load`], {
       timeout: 120_000,

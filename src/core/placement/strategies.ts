@@ -304,14 +304,13 @@ function fitScorer(pack: boolean): StrategyFactory {
   return (cfg) => {
     const weight = weightOf(cfg);
     cfg.done();
-    // Per-host cache of the score for the current request, keyed by the host's counter version:
-    // after a placement only one host changes, so consecutive instances of a service reuse the rest.
+    // Per-host caches of the score, one per request size (cores, memory), keyed by the host's
+    // counter version: after a placement only one host changes, so the next container of any size
+    // seen recently reuses the rest. Several sizes, because services of different sizes are placed
+    // interleaved; the least recently used size gives way beyond FIT_CACHE_SIZES.
     let cState: ClusterState | undefined;
     let cEpoch = -1;
-    let cCpus = -1;
-    let cMem = -1;
-    let val = new Float64Array(0);
-    let stamp = new Int32Array(0);
+    let caches: FitCache[] = [];
     return {
       scorer: {
         weight,
@@ -320,22 +319,13 @@ function fitScorer(pack: boolean): StrategyFactory {
           const { cpuUsed, cpuCap, memUsed, memCap, version } = state;
           const rc = ctx.container.cpus;
           const rm = ctx.container.memoryBytes;
-          if (
-            state !== cState ||
-            state.epoch !== cEpoch ||
-            rc !== cCpus ||
-            rm !== cMem ||
-            stamp.length < state.n
-          ) {
+          if (state !== cState || state.epoch !== cEpoch) {
             cState = state;
             cEpoch = state.epoch;
-            cCpus = rc;
-            cMem = rm;
-            if (stamp.length < state.n) {
-              val = new Float64Array(state.n * 2);
-              stamp = new Int32Array(state.n * 2);
-            } else stamp.fill(0);
+            caches = [];
           }
+          const cache = fitCacheFor(caches, rc, rm, state.n);
+          const { val, stamp } = cache;
           for (let i = 0; i < n; i++) {
             const h = cand[i];
             if (stamp[h] === version[h]) {
@@ -357,6 +347,39 @@ function fitScorer(pack: boolean): StrategyFactory {
       },
     };
   };
+}
+
+/** The scores of one request size, by host index; a stamp of 0 is "not computed" (versions start at 1). */
+interface FitCache {
+  cpus: number;
+  memoryBytes: number;
+  val: Float64Array;
+  stamp: Int32Array;
+}
+
+const FIT_CACHE_SIZES = 16;
+
+/** The cache of this size (most recently used first), made or recycled when missing, grown to `n` hosts. */
+function fitCacheFor(caches: FitCache[], cpus: number, memoryBytes: number, n: number): FitCache {
+  let i = caches.findIndex((c) => c.cpus === cpus && c.memoryBytes === memoryBytes);
+  let cache: FitCache;
+  if (i >= 0) cache = caches[i];
+  else if (caches.length < FIT_CACHE_SIZES) {
+    cache = { cpus, memoryBytes, val: new Float64Array(n * 2), stamp: new Int32Array(n * 2) };
+    i = caches.push(cache) - 1;
+  } else {
+    i = caches.length - 1;
+    cache = caches[i];
+    cache.cpus = cpus;
+    cache.memoryBytes = memoryBytes;
+    cache.stamp.fill(0);
+  }
+  if (cache.stamp.length < n) {
+    cache.val = new Float64Array(n * 2);
+    cache.stamp = new Int32Array(n * 2);
+  }
+  if (i > 0) caches.unshift(...caches.splice(i, 1));
+  return cache;
 }
 
 // ---- constraints ----
