@@ -56,6 +56,17 @@ function docker(args: string[], dockerHost?: string, timeoutMs = 600_000): strin
 }
 
 /** A prober container: starts now; `stop` ends it and returns what it counted. */
+/**
+ * A fixed address near the top of a /24 app network for the prober: left to Docker, it takes the
+ * lowest free address, the one Berth hands the next instance, and a start-first replacement finds
+ * its address held (Berth tries one other address, then fails the rollout).
+ */
+function proberAddress(network: string): string[] {
+  const subnet = docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', network]).trim();
+  const m = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(subnet);
+  return m ? ['--ip', `${m[1]}.250`] : [];
+}
+
 function prober(name: string, network: string, target: string, dockerHost?: string, dns?: string) {
   docker(
     [
@@ -65,6 +76,7 @@ function prober(name: string, network: string, target: string, dockerHost?: stri
       name,
       '--network',
       network,
+      ...(dockerHost ? [] : proberAddress(network)),
       ...(dns ? ['--dns', dns] : []),
       '--label',
       `berth.app=${APP}`,
@@ -101,7 +113,13 @@ function berth(args: string[]): boolean {
     encoding: 'utf8',
     cwd: home,
     timeout: 900_000,
+    maxBuffer: 64 * 1024 * 1024,
   });
+  // The verdict is part of the result; why a command failed is worth seeing beside it.
+  if (r.status !== 0)
+    process.stderr.write(
+      `berth ${args[0]} exited ${r.status ?? r.signal}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}\n`,
+    );
   return r.status === 0;
 }
 

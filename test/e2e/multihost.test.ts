@@ -319,11 +319,11 @@ describe('an app spread over three netns Docker hosts', () => {
 
     // Logs and exec reach every host from here.
     const logs = ok(await cli(['logs', app]));
+    // Prefixes are padded to the longest instance name, as compose pads its service names.
+    const width = Math.max(...list.map((i) => i.instance.length));
     for (const i of list)
       expect(logs).toContain(
-        i.service === 'web'
-          ? `${i.instance} | hello from ${i.instance}`
-          : `${i.instance} | db up on ${i.instance}`,
+        `${i.instance.padEnd(width)} | ${i.service === 'web' ? 'hello from' : 'db up on'} ${i.instance}`,
       );
     const remote = list.find((i) => i.service === 'db' && i.host !== 'local')!;
     const boots = await cli(['exec', app, remote.instance, '--', 'cat', '/data/boots']);

@@ -105,7 +105,8 @@ describe('stats from the stream', () => {
     const service = await sampleServiceStats({ app, service: 'web', timeoutMs: 4_000 });
     expect(service.instances).toBe(2);
     expect(service.perInstance.map((p) => p.instance)).toEqual(['web-1', 'web-2']);
-    expect(service.perInstance[0].cpuPercent).toBeGreaterThan(50);
+    // A clear share, not a fixed one: on a loaded 2-core machine the loop gets what the others leave.
+    expect(service.perInstance[0].cpuPercent).toBeGreaterThan(service.perInstance[1].cpuPercent + 10);
     expect(service.memoryPercentAvg).toBeGreaterThan(0);
     expect(await sampleServiceStats({ app, service: 'nothing' })).toMatchObject({ instances: 0 });
 
