@@ -9,6 +9,7 @@
 import * as http from 'http';
 import type Docker from 'dockerode';
 import { LABEL } from '../src/core/names';
+import { demultiplexed } from '../src/adapters/logs';
 import { isBuiltImageRef, splitImageRef, withoutRegistry } from '../src/core/images';
 import type { HostView } from '../workflows/api/inventory';
 import type { InstanceRecord } from '../workflows/api/operations';
@@ -235,11 +236,5 @@ async function execIn(docker: Docker, id: string, cmd: string[]): Promise<string
     stream.on('close', done);
   });
   const raw = Buffer.concat(chunks);
-  let output = '';
-  for (let i = 0; i + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(i + 4);
-    output += raw.subarray(i + 8, i + 8 + size).toString();
-    i += 8 + size;
-  }
-  return output;
+  return demultiplexed(raw);
 }

@@ -21,6 +21,17 @@ export interface AppContainer {
   created: number;
 }
 
+/** The payloads of a whole multiplexed stream (Docker's 8-byte-header stdout/stderr frames), in order. */
+export function demultiplexed(raw: Buffer): string {
+  let output = '';
+  for (let i = 0; i + 8 <= raw.length;) {
+    const size = raw.readUInt32BE(i + 4);
+    output += raw.subarray(i + 8, i + 8 + size).toString();
+    i += 8 + size;
+  }
+  return output;
+}
+
 /** Every container of `app` (instances, replacements beside them) on each reachable host. */
 export async function appContainersOn(
   pool: DockerPool,

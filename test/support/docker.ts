@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { createDockerClient } from '../../src/adapters/docker';
+import { demultiplexed } from '../../src/adapters/logs';
 import { LABEL } from '../../src/core/names';
 
 /**
@@ -76,13 +77,6 @@ export async function execIn(
     stream.on('end', resolve);
     stream.on('close', resolve);
   });
-  // Docker multiplexes stdout/stderr in 8-byte-header frames; keep the payloads.
-  const raw = Buffer.concat(chunks);
-  let output = '';
-  for (let i = 0; i + 8 <= raw.length;) {
-    const size = raw.readUInt32BE(i + 4);
-    output += raw.subarray(i + 8, i + 8 + size).toString();
-    i += 8 + size;
-  }
+  const output = demultiplexed(Buffer.concat(chunks));
   return { code: (await exec.inspect()).ExitCode ?? -1, output };
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'stream';
 import type Docker from 'dockerode';
-import { containerLogLines } from '../../src/adapters/logs';
+import { containerLogLines, demultiplexed } from '../../src/adapters/logs';
 
 /**
  * `berth logs --follow` stops its streams with an AbortSignal. The real streams are covered end to
@@ -34,5 +34,24 @@ describe('containerLogLines with --follow', () => {
     abort.abort();
     await done;
     expect(stream.destroyed).toBe(true);
+  });
+});
+
+describe('demultiplexed', () => {
+  const frame = (stream: number, text: string) => {
+    const header = Buffer.alloc(8);
+    header.writeUInt8(stream, 0);
+    header.writeUInt32BE(Buffer.byteLength(text), 4);
+    return Buffer.concat([header, Buffer.from(text)]);
+  };
+
+  test('the payloads of stdout and stderr frames, in order; a cut-off header is dropped', () => {
+    const raw = Buffer.concat([
+      frame(1, 'out\n'),
+      frame(2, 'err\n'),
+      frame(1, 'more'),
+      Buffer.from([1, 0, 0]),
+    ]);
+    expect(demultiplexed(raw)).toBe('out\nerr\nmore');
   });
 });
