@@ -41,7 +41,12 @@ describe('berth validate on fuzzed blueprints, through the binary', () => {
       const failure = judge(file, ok, out, err);
       if (failure) failures.push(`${name}: ${failure.slice(0, 300)}`);
       const inProcess = { out: [] as string[], err: [] as string[] };
-      validateFile(file, { out: (l) => inProcess.out.push(l), err: (l) => inProcess.err.push(l) });
+      // As the binary's streams write them: UTF-8, where a lone surrogate a mutant made becomes U+FFFD.
+      const written = (l: string) => Buffer.from(l, 'utf8').toString('utf8');
+      validateFile(file, {
+        out: (l) => inProcess.out.push(written(l)),
+        err: (l) => inProcess.err.push(written(l)),
+      });
       expect({ name, out, err }).toEqual({ name, ...inProcess });
     }
     expect(failures).toEqual([]);
