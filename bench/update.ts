@@ -9,7 +9,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createNetnsHost, destroyNetnsHost, ensureBerthSshKey, netnsHostSocket } from '../src/adapters/netns';
+import { createNetnsHost, destroyAllNetnsHosts, ensureBerthSshKey, netnsHostSocket } from '../src/adapters/netns';
 import { BERTH, benchHome, cleanupOnInterrupt, startServer, stopServer, waitForServer } from './support';
 
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 10);
@@ -170,10 +170,10 @@ async function berthRuns(): Promise<Record<string, Scenario>> {
 
 async function swarmRuns(): Promise<Record<string, Scenario>> {
   const key = await ensureBerthSshKey(home);
-  await destroyNetnsHost(NETNS.prefix, NETNS.index).catch(() => undefined);
+  await destroyAllNetnsHosts(NETNS.prefix).catch(() => undefined);
   await createNetnsHost({ ...NETNS, publicKeyFile: key.publicKeyFile });
   const host = `unix://${netnsHostSocket(NETNS.prefix, NETNS.index)}`;
-  cleanupOnInterrupt(() => destroyNetnsHost(NETNS.prefix, NETNS.index));
+  cleanupOnInterrupt(() => destroyAllNetnsHosts(NETNS.prefix));
   try {
     execFileSync('sh', ['-c', `docker save berth/busybox:1 | DOCKER_HOST=${host} docker load`], {
       timeout: 120_000,
@@ -255,7 +255,7 @@ async function swarmRuns(): Promise<Record<string, Scenario>> {
       failedUpdate: scenario('failed', update('v3', 9999)),
     };
   } finally {
-    await destroyNetnsHost(NETNS.prefix, NETNS.index).catch(() => undefined);
+    await destroyAllNetnsHosts(NETNS.prefix).catch(() => undefined);
   }
 }
 

@@ -92,11 +92,23 @@ const PROBE = [
  */
 async function startProber(app: string): Promise<{ stop(): Promise<{ ok: number; failures: string[] }> }> {
   const dns = JSON.parse(fs.readFileSync(path.join(process.env.BERTH_HOME!, 'dns', 'server.json'), 'utf8'));
+  // A fixed address at the top of the /24: left to Docker, the prober takes the lowest free one,
+  // the address Berth hands the next start-first replacement.
+  const network = `berth-${app}`;
+  const subnet = (await docker.getNetwork(network).inspect()).IPAM?.Config?.[0]?.Subnet ?? '';
+  const top = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(subnet);
   const container: Docker.Container = await docker.createContainer({
     Image: 'berth/busybox:1',
     Cmd: ['sh', '-c', PROBE, `web.${app}.berth`],
     Labels: { [LABEL.app]: app },
-    HostConfig: { NetworkMode: `berth-${app}`, Dns: [dns.address] },
+    HostConfig: { NetworkMode: network, Dns: [dns.address] },
+    ...(top
+      ? {
+          NetworkingConfig: {
+            EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: `${top[1]}.250` } } },
+          },
+        }
+      : {}),
   });
   await container.start();
   const logs = async () => (await container.logs({ stdout: true, stderr: true })).toString('utf8');
@@ -199,6 +211,28 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
       (await cli(['diff', blueprint(dir, app, { version: 'v3', replicas: 4, update }), '--json'])).stdout,
     );
     expect(json.instances.filter((i: { action: string }) => i.action === 'replace')).toHaveLength(4);
+  }, 400_000);
+
+  test('start-first: zero failed requests, and the old containers are gone when the command returns', async () => {
+    const app = uniqueApp('surge');
+    apps.push(app);
+    const update = '{parallelism: 2, order: start-first, drain: 300ms}';
+    ok(await cli(['deploy', blueprint(dir, app, { version: 'v1', replicas: 4, update })]));
+    const prober = await startProber(app);
+    await sleep(1_000);
+    const updated = await cli(['deploy', blueprint(dir, app, { version: 'v2', replicas: 4, update })]);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(/replaced web-4 \(start-first, now /);
+    await sleep(500);
+    const probed = await prober.stop();
+    expect(probed.failures).toEqual([]);
+    expect(probed.ok).toBeGreaterThan(10);
+    // The old ones drained and stopped behind the batches, but before the command returned.
+    expect(await versions(app)).toEqual({ 'web-1': 'v2', 'web-2': 'v2', 'web-3': 'v2', 'web-4': 'v2' });
+    const left = (await appContainers(app)).filter((c) => c.Labels[LABEL.kind] === 'container');
+    expect(left.map((c) => c.Names[0]).sort()).toEqual(
+      ['web-1', 'web-2', 'web-3', 'web-4'].map((i) => `/berth-${app}-${i}`),
+    );
   }, 400_000);
 
   test('a canary is promoted; another is aborted and the old version stays', async () => {

@@ -34,6 +34,7 @@ import type { PinnedImage } from '../api/containers';
 import type { ContainerDemand } from '../../src/core/placement';
 import { resolvedConfigHash } from '../../src/core/config-hash';
 import { mountsFor } from '../../src/core/volumes';
+import { SerialWriter } from '../../src/core/serial-writer';
 import { pinImage, pullJobs, pullOne, type PullTarget } from './images';
 import {
   pinDemand,
@@ -73,6 +74,19 @@ const ROLLOUT_PATCH = 'rollouts';
  * hash, and graceful stops where a heal or a drain moves an instance.
  */
 const REAL_APPS_PATCH = 'real-apps';
+
+/**
+ * Marks histories in which the app's DNS names are written one write at a time (`SerialWriter`):
+ * before, a batch's replacements each wrote the names at once, and the older list could land last.
+ */
+const SERIAL_NAMES_PATCH = 'serial-dns-names';
+
+/**
+ * Marks histories in which a start-first rollout's old containers drain and stop while the next
+ * batch goes on (the rollout waits for them at its end); before, each batch waited for its old
+ * containers' whole stop grace period.
+ */
+const RETIRE_BEHIND_PATCH = 'retire-behind';
 
 /** A readiness check of a new instance after `minReady`: it is ready now, or it is not. */
 const RECHECK_MS = 5_000;
@@ -120,6 +134,15 @@ class Convergence {
   private readonly formerImages = new Map<string, string>();
   /** Berth's DNS records of this app, by container: what `publish` writes (one host only). */
   private readonly serving = new Map<string, { service: string; instance: string; address: string }>();
+  /** Writes `serving` one write at a time (see SERIAL_NAMES_PATCH). */
+  private readonly names = new SerialWriter(() => this.writeServing());
+  private serialNames = false;
+  /** See RETIRE_BEHIND_PATCH. */
+  private retireBehind = false;
+  /** The drains and stops of old containers still going: each settles to its failure, or undefined. */
+  private retiring: Promise<unknown>[] = [];
+  /** Their addresses, held until they are gone. */
+  private readonly retiringAddresses = new Set<string>();
 
   constructor(
     private readonly input: OperationInput,
@@ -151,6 +174,8 @@ class Convergence {
     const { input, progress, blueprint } = this;
     this.rollouts = patched(ROLLOUT_PATCH);
     this.realApps = patched(REAL_APPS_PATCH);
+    this.serialNames = patched(SERIAL_NAMES_PATCH);
+    this.retireBehind = patched(RETIRE_BEHIND_PATCH);
     for (const line of input.notes ?? []) this.say(line);
     this.pool = await this.docker.describePool();
     await this.ensureImages();
@@ -547,17 +572,26 @@ class Convergence {
       const policy: UpdatePolicy = this.rollingBack
         ? { ...declared, canary: 0, failureAction: 'continue' }
         : declared;
-      const replaced = await rollOutService(
-        service.id,
-        changed.map((d) => ({ instance: d.instance, containerId: this.liveById.get(d.instance)!.id })),
-        policy,
-        this.stepsFor(service, env, policy),
-        {
-          sleep: (ms) => sleep(ms),
-          wait: (w, timeoutMs) => this.control.wait(w, timeoutMs),
-          say: (line) => this.say(line),
-        },
-      );
+      let replaced: InstanceRecord[];
+      try {
+        replaced = await rollOutService(
+          service.id,
+          changed.map((d) => ({ instance: d.instance, containerId: this.liveById.get(d.instance)!.id })),
+          policy,
+          this.stepsFor(service, env, policy),
+          {
+            sleep: (ms) => sleep(ms),
+            wait: (w, timeoutMs) => this.control.wait(w, timeoutMs),
+            say: (line) => this.say(line),
+          },
+        );
+      } catch (err) {
+        // Why the rollout stopped is what counts; an old container left running is a duplicate
+        // the way back (or the next convergence) removes.
+        await this.settleRetiring().catch(() => undefined);
+        throw err;
+      }
+      await this.settleRetiring();
       records.push(...replaced);
       const order = new Map(this.desired.map((d, i) => [d.instance, i]));
       records.sort((a, b) => (order.get(a.instance) ?? 0) - (order.get(b.instance) ?? 0));
@@ -573,6 +607,10 @@ class Convergence {
   /** Publishes what `serving` holds (one host: Berth's dnsmasq; across hosts the aliases do it). */
   private async publish(): Promise<void> {
     if (!this.dnsServer) return;
+    await (this.serialNames ? this.names.request() : this.writeServing());
+  }
+
+  private async writeServing(): Promise<void> {
     const aliases = (service: string) => this.blueprint.services.find((s) => s.id === service)?.dnsNames;
     await this.docker.publishDnsRecords(
       this.app,
@@ -595,6 +633,48 @@ class Convergence {
       await this.publish();
     } else await this.docker.disconnectContainer(id, this.network, host);
     if (policy.drainMs > 0) await sleep(policy.drainMs);
+  }
+
+  /**
+   * A start-first replacement takes its instance's place: the old container leaves the names, gives
+   * up its container name to the new one, and drains and stops behind the rollout (as Kubernetes'
+   * terminating pods and Swarm's shut-down tasks do), so the next batch does not wait out its grace
+   * period. Its address stays held until it is gone.
+   */
+  private async retireBehindRollout(
+    s: Surge,
+    hosts: { old: HostConnection | undefined; new: HostConnection | undefined },
+    policy: UpdatePolicy,
+    stop: (id: string, host: HostConnection | undefined) => Promise<void>,
+  ): Promise<void> {
+    const r = s.replacement;
+    const container = containerName(this.app, r.instance);
+    await this.leave(r.containerId, hosts.old, { ...policy, drainMs: 0 });
+    const retiredName = `${container}-retired-${r.containerId.slice(0, 12)}`;
+    await this.docker.renameContainer(r.containerId, retiredName, hosts.old);
+    await this.docker.renameContainer(s.record.id, container, hosts.new);
+    const address = this.liveById.get(r.instance)?.ip;
+    if (address) this.retiringAddresses.add(address);
+    const drainAndStop = async (): Promise<unknown> => {
+      try {
+        if (policy.drainMs > 0) await sleep(policy.drainMs);
+        await stop(r.containerId, hosts.old);
+      } catch (err) {
+        return err ?? new Error(`stopping ${retiredName} failed`);
+      }
+      if (address) this.retiringAddresses.delete(address);
+      return undefined;
+    };
+    // Out of the names already, it goes whatever comes: a cancel stopping it half-way would leave
+    // it running under its retired name, and the way back would keep it there.
+    this.retiring.push(CancellationScope.nonCancellable(drainAndStop));
+  }
+
+  /** Waits for the old containers still draining and stopping; the first failure is thrown. */
+  private async settleRetiring(): Promise<void> {
+    const outcomes = await Promise.all(this.retiring.splice(0));
+    const failure = outcomes.find((o) => o !== undefined);
+    if (failure !== undefined) throw failure;
   }
 
   /** The steps a rollout of `service` takes on containers and names. */
@@ -625,7 +705,12 @@ class Convergence {
         const ip = asUserFailure(() =>
           assignAddress(
             this.subnet,
-            [...this.held(r.instance), ...Object.values(this.input.addresses), busy],
+            [
+              ...this.held(r.instance),
+              ...Object.values(this.input.addresses),
+              busy,
+              ...this.retiringAddresses,
+            ],
             undefined,
             this.dynamic,
           ),
@@ -639,10 +724,14 @@ class Convergence {
       },
       retire: async (s: Surge) => {
         const r = s.replacement;
-        await this.leave(r.containerId, oldHost(r), policy);
-        await stop(r.containerId, oldHost(r));
         const container = containerName(this.app, r.instance);
-        await this.docker.renameContainer(s.record.id, container, hostOf(r.instance));
+        if (this.retireBehind)
+          await this.retireBehindRollout(s, { old: oldHost(r), new: hostOf(r.instance) }, policy, stop);
+        else {
+          await this.leave(r.containerId, oldHost(r), policy);
+          await stop(r.containerId, oldHost(r));
+          await this.docker.renameContainer(s.record.id, container, hostOf(r.instance));
+        }
         this.addresses[r.instance] = s.record.ip!;
         this.say(`replaced ${r.instance} (start-first, now ${s.record.ip})`);
         return { ...s.record, container, action: 'recreated' };
