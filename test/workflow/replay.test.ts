@@ -220,6 +220,11 @@ describe('recorded histories replay against the current workflow code', () => {
         'berth-rollout-rollback-5.json',
         'berth-rollout-scale-6.json',
         'berth-rollout-destroy-7.json',
+        // The same operations recorded before names were written in order and old containers
+        // stopped behind start-first batches (patches serial-dns-names and retire-behind).
+        ...['app', 'deploy-1', 'deploy-2', 'deploy-3', 'deploy-4', 'rollback-5', 'scale-6', 'destroy-7'].map(
+          (n) => `berth-rollout-before-retire-behind-${n}.json`,
+        ),
         // Recorded on a real Temporal cluster (PostgreSQL) by test/cluster/lifecycle.test.ts.
         'berth-cluster-app.json',
         'berth-cluster-deploy.json',
