@@ -9,7 +9,12 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { createNetnsHost, destroyAllNetnsHosts, ensureBerthSshKey, netnsHostSocket } from '../src/adapters/netns';
+import {
+  createNetnsHost,
+  destroyAllNetnsHosts,
+  ensureBerthSshKey,
+  netnsHostSocket,
+} from '../src/adapters/netns';
 import { BERTH, benchHome, cleanupOnInterrupt, startServer, stopServer, waitForServer } from './support';
 
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 10);

@@ -84,7 +84,7 @@ describe('SerialWriter', () => {
     expect(w.landed).toEqual([2, 1]);
   });
 
-  test("a failed write fails its own callers; the next one still runs", async () => {
+  test('a failed write fails its own callers; the next one still runs', async () => {
     let state = 1;
     const w = controlledWrites(() => state);
     const first = w.writer.request();
