@@ -84,6 +84,30 @@ export async function removeLabelledContainers(docker: Docker, labels: string[])
   return removed;
 }
 
+/** How long a removal Docker says is already in progress may take before the call fails (and is retried). */
+const REMOVAL_WAIT_MS = 30_000;
+
+/**
+ * Waits until no container carries `labels`. Docker answers a removal already in progress with 409,
+ * which the removers above take as done; seen under load: a destroy reported done while 9 containers
+ * were still there. When some remain after REMOVAL_WAIT_MS the call fails, and its retry removes them.
+ */
+export async function untilGone(docker: Docker, labels: string[], waitMs = REMOVAL_WAIT_MS): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const left = await docker.listContainers({ all: true, filters: { label: labels } });
+    if (left.length === 0) return;
+    if (Date.now() >= deadline)
+      throw new Error(
+        `${left.length} container(s) labelled ${labels.join(', ')} still there after ${waitMs / 1000} s: ${left
+          .map((c) => c.Names?.[0] ?? c.Id.slice(0, 12))
+          .join(', ')}`,
+      );
+    heartbeat(`waiting for ${left.length} container(s) being removed`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /**
  * Stops (each with its own stop signal and `StopTimeout`, as `docker stop` does, then SIGKILL) and
  * removes, with their anonymous volumes, the containers carrying every one of `labels`; all of them

@@ -24,6 +24,7 @@ import {
   labelFilter,
   removeLabelledContainers,
   stopLabelledContainers,
+  untilGone,
   type ActivityDeps,
 } from './common';
 import { isConflict, isNotFound, isNotModified } from './docker-errors';
@@ -99,7 +100,12 @@ export function createContainerActivities(deps: ActivityDeps) {
       `remove containers of ${app}`,
       async () => {
         const docker = await pool.docker(host);
-        return graceful ? stopLabelledContainers(docker, labels) : removeLabelledContainers(docker, labels);
+        const removed = await (graceful
+          ? stopLabelledContainers(docker, labels)
+          : removeLabelledContainers(docker, labels));
+        // An app's removal is done when its containers are gone, not when Docker has accepted it.
+        await untilGone(docker, labels);
+        return removed;
       },
       host,
     );
