@@ -627,6 +627,8 @@ class Convergence {
    * moment ago still reach it. Across hosts a name is a network alias, which only leaving the
    * network takes away (requests in flight on it end then).
    */
+  // One body on purpose: split into an awaited helper, it took one more microtask, which reordered
+  // a parallel batch's timers and activities against recorded histories (replay caught it).
   private async leave(id: string, host: HostConnection | undefined, policy: UpdatePolicy): Promise<void> {
     if (this.dnsServer) {
       this.serving.delete(id);
@@ -649,6 +651,7 @@ class Convergence {
   ): Promise<void> {
     const r = s.replacement;
     const container = containerName(this.app, r.instance);
+    // Out of the names now; the drain runs behind, with the stop.
     await this.leave(r.containerId, hosts.old, { ...policy, drainMs: 0 });
     const retiredName = `${container}-retired-${r.containerId.slice(0, 12)}`;
     await this.docker.renameContainer(r.containerId, retiredName, hosts.old);
