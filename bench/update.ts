@@ -261,6 +261,8 @@ async function swarmRuns(): Promise<Record<string, Scenario>> {
     };
   } finally {
     await destroyAllNetnsHosts(NETNS.prefix).catch(() => undefined);
+    // Berth's half removed the home already; the netns hosts' SSH key made it again.
+    fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
