@@ -138,13 +138,19 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
     for (const app of apps.splice(0)) await cli(['destroy', app]);
   }, 300_000);
 
-  test('zero failed requests through an update, a rollback and a failed update rolled back by itself', async () => {
-    const app = uniqueApp('roll');
+  /** A new app at v1 (4 replicas, `update`), with a prober asking for it by name for a second already. */
+  async function probedV1(stem: string, update: string) {
+    const app = uniqueApp(stem);
     apps.push(app);
-    const update = '{parallelism: 2, drain: 300ms}';
     ok(await cli(['deploy', blueprint(dir, app, { version: 'v1', replicas: 4, update })]));
     const prober = await startProber(app);
     await sleep(1_000);
+    return { app, prober };
+  }
+
+  test('zero failed requests through an update, a rollback and a failed update rolled back by itself', async () => {
+    const update = '{parallelism: 2, drain: 300ms}';
+    const { app, prober } = await probedV1('roll', update);
 
     const updated = await cli(['deploy', blueprint(dir, app, { version: 'v2', replicas: 4, update })]);
     expect(updated.code).toBe(0);
@@ -214,12 +220,8 @@ describe('changing a running app safely (rolling updates through the CLI)', () =
   }, 400_000);
 
   test('start-first: zero failed requests, and the old containers are gone when the command returns', async () => {
-    const app = uniqueApp('surge');
-    apps.push(app);
     const update = '{parallelism: 2, order: start-first, drain: 300ms}';
-    ok(await cli(['deploy', blueprint(dir, app, { version: 'v1', replicas: 4, update })]));
-    const prober = await startProber(app);
-    await sleep(1_000);
+    const { app, prober } = await probedV1('surge', update);
     const updated = await cli(['deploy', blueprint(dir, app, { version: 'v2', replicas: 4, update })]);
     expect(updated.code).toBe(0);
     expect(updated.stdout).toMatch(/replaced web-4 \(start-first, now /);
