@@ -15,15 +15,18 @@
 import type { StrategyConfig } from '../blueprint/model';
 import { StrategyConfigError } from './config';
 import { createStrategy } from './registry';
-import { ClusterState, groupKey } from './state';
+import { ClusterState } from './state';
 import {
   type Filter,
+  type NamedFilter,
+  type NamedScorer,
   type PlacementContext,
   type Provisioner,
   type Scorer,
   type Strategy,
   hosts,
 } from './strategy';
+import { JudgeScratch, KeptVerdicts, type Ranked, filterCount, runFilter, runScorer } from './verdicts';
 import { describeProfile } from './strategies';
 import type {
   ContainerDemand,
@@ -51,20 +54,13 @@ export const DEFAULT_CHAIN: readonly StrategyConfig[] = Object.freeze([
   { name: 'breadthFirst', config: {} },
 ]);
 
-interface NamedFilter {
-  name: string;
-  f: Filter;
-}
-interface NamedScorer {
-  name: string;
-  s: Scorer;
-}
-
 export interface CompiledChain {
   strategies: Strategy[];
   filters: NamedFilter[];
   scorers: NamedScorer[];
   provisioners: Provisioner[];
+  /** Every filter and scorer is host-local: verdicts may be kept between placements. */
+  hostLocal: boolean;
 }
 
 /**
@@ -88,11 +84,14 @@ export function compileChain(
     strategies.push(createStrategy('affinity', {}, where));
   if (withVolumeHost && !strategies.some((s) => s.name === 'volumeHost'))
     strategies.unshift(createStrategy('volumeHost', {}, where));
+  const filters = strategies.filter((s) => s.filter).map((s) => ({ name: s.name, f: s.filter as Filter }));
+  const scorers = strategies.filter((s) => s.scorer).map((s) => ({ name: s.name, s: s.scorer as Scorer }));
   return {
     strategies,
-    filters: strategies.filter((s) => s.filter).map((s) => ({ name: s.name, f: s.filter as Filter })),
-    scorers: strategies.filter((s) => s.scorer).map((s) => ({ name: s.name, s: s.scorer as Scorer })),
+    filters,
+    scorers,
     provisioners: strategies.filter((s) => s.provisioning).map((s) => s.provisioning as Provisioner),
+    hostLocal: filters.every((x) => x.f.hostLocal) && scorers.every((x) => x.s.hostLocal),
   };
 }
 
@@ -122,29 +121,46 @@ class ChainCache {
   }
 }
 
-function runFilter(nf: NamedFilter, ctx: PlacementContext, cand: Int32Array, n: number): number {
-  const f = nf.f;
-  if (f.filter) return f.filter(ctx, cand, n);
-  if (!f.accepts) return n;
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    const h = cand[i];
-    if (f.accepts(h, ctx)) cand[k++] = h;
-  }
-  return k;
-}
+/**
+ * Kept verdicts by kind of container: one compiled chain and one demand (everything a host-local
+ * strategy may read: the container's fields but its instance name and `where`).
+ */
+class KindCache {
+  /** Null: seen once. */
+  private byChain = new Map<CompiledChain, Map<string, KeptVerdicts | null>>();
+  /** Texts of shared objects (labels, affinity arrays), by identity: most services share one. */
+  private texts = new WeakMap<object, string>();
 
-function runScorer(
-  ns: NamedScorer,
-  ctx: PlacementContext,
-  cand: Int32Array,
-  n: number,
-  out: Float64Array,
-): void {
-  const s = ns.s;
-  if (s.scoreAll) s.scoreAll(ctx, cand, n, out);
-  else if (s.score) for (let i = 0; i < n; i++) out[i] = s.score(cand[i], ctx);
-  else out.fill(0, 0, n);
+  constructor(private readonly state: ClusterState) {}
+
+  /**
+   * The kept verdicts of this container's kind; undefined the first time a kind is seen (a kind
+   * placed once, such as an instance pinned to its volumes, is cheaper to judge by a full scan).
+   */
+  get(chain: CompiledChain, ctx: PlacementContext): KeptVerdicts | undefined {
+    const c = ctx.container;
+    const vh = c.volumeHost ? JSON.stringify(c.volumeHost) : '';
+    const key = `${ctx.serviceKey}\u0000${c.cpus}\u0000${c.memoryBytes}\u0000${c.image ?? ''}\u0000${this.text(c.labels)}\u0000${this.text(c.affinity)}\u0000${vh}`;
+    let kinds = this.byChain.get(chain);
+    if (!kinds) this.byChain.set(chain, (kinds = new Map()));
+    const kept = kinds.get(key);
+    if (kept) return kept;
+    if (kept === undefined) {
+      kinds.set(key, null);
+      return undefined;
+    }
+    const filters = chain.filters.filter((nf) => !nf.f.applies || nf.f.applies(ctx));
+    const scorers = chain.scorers.filter((ns) => ns.s.weight > 0 && (!ns.s.applies || ns.s.applies(ctx)));
+    const made = new KeptVerdicts(this.state, filters, scorers);
+    kinds.set(key, made);
+    return made;
+  }
+
+  private text(o: object): string {
+    let t = this.texts.get(o);
+    if (t === undefined) this.texts.set(o, (t = JSON.stringify(o)));
+    return t;
+  }
 }
 
 /** Runs the chain's filters, recording how many hosts each removed. */
@@ -159,12 +175,7 @@ function filterHosts(
     if (nf.f.applies && !nf.f.applies(ctx)) continue;
     const before = n;
     n = before === 0 ? 0 : runFilter(nf, ctx, cand, n);
-    const excluded = before - n;
-    counts.push({
-      strategy: nf.name,
-      excluded,
-      reason: nf.f.explain ? nf.f.explain(excluded, ctx) : `${nf.name} excluded ${hosts(excluded)}`,
-    });
+    counts.push(filterCount(nf, before - n, ctx));
   }
   return n;
 }
@@ -176,22 +187,149 @@ function reasonsOf(counts: FilterCount[]): string {
     .join(', ');
 }
 
-/** Places every container of the request; see the module comment for the pipeline. */
+/** Scratch arrays for the full scan, grown with the pool. */
+class Scratch {
+  cand = new Int32Array(16);
+  total = new Float64Array(16);
+  tmp = new Float64Array(16);
+  ensure(n: number): void {
+    if (this.cand.length >= n) return;
+    this.cand = new Int32Array(n * 2);
+    this.total = new Float64Array(n * 2);
+    this.tmp = new Float64Array(n * 2);
+  }
+}
+
+/** The applying scorers' weighted mean over `cand[0..n)`: the three best, best first. */
+function scoreCandidates(chain: CompiledChain, ctx: PlacementContext, n: number, scratch: Scratch): Ranked[] {
+  const { cand, total, tmp } = scratch;
+  let weights = 0;
+  let applied = 0;
+  for (const ns of chain.scorers) {
+    if (ns.s.weight <= 0 || (ns.s.applies && !ns.s.applies(ctx))) continue;
+    if (applied++ === 0) total.fill(0, 0, n);
+    runScorer(ns, ctx, cand, n, tmp);
+    const w = ns.s.weight;
+    for (let i = 0; i < n; i++) total[i] += w * tmp[i];
+    weights += w;
+  }
+  // No scorer: every host scores 0, so the order is the host id order.
+  if (weights === 0) return [...cand.subarray(0, Math.min(n, 3))].map((host) => ({ host, score: 0 }));
+  // b0 starts at -1: starting at 0 (as before) listed host 0 a second time, at -Infinity, when n < 3.
+  let b0 = -1;
+  let b1 = -1;
+  let b2 = -1;
+  let s0 = -Infinity;
+  let s1 = -Infinity;
+  let s2 = -Infinity;
+  const inv = 1 / weights;
+  for (let i = 0; i < n; i++) {
+    const s = total[i] * inv;
+    if (s > s0) {
+      b2 = b1;
+      s2 = s1;
+      b1 = b0;
+      s1 = s0;
+      b0 = i;
+      s0 = s;
+    } else if (s > s1) {
+      b2 = b1;
+      s2 = s1;
+      b1 = i;
+      s1 = s;
+    } else if (s > s2) {
+      b2 = i;
+      s2 = s;
+    }
+  }
+  const top: Ranked[] = [{ host: cand[b0], score: s0 }];
+  if (b1 >= 0) top.push({ host: cand[b1], score: s1 });
+  if (b2 >= 0) top.push({ host: cand[b2], score: s2 });
+  return top;
+}
+
+/** Hosts added by provisioning strategies in one run, and their plans. */
+class Provisioning {
+  private usedIds: Set<string>;
+  private nextIndex = new Map<string, number>();
+  private newHosts = new Map<string, number>();
+  readonly plans = new Map<string, ProvisionPlan>();
+
+  constructor(private readonly state: ClusterState) {
+    this.usedIds = new Set(state.ids);
+  }
+
+  /**
+   * When nothing fits: the first provisioner whose new host passes the chain's filters adds it.
+   * Returns its index, or -1 with the notes saying why none could.
+   */
+  provide(
+    chain: CompiledChain,
+    ctx: PlacementContext,
+    scratch: Scratch,
+    metrics: PlacementMetrics,
+    notes: string[],
+  ): number {
+    const { state } = this;
+    for (const p of chain.provisioners) {
+      const made = this.newHosts.get(p.profile.name) ?? 0;
+      if (made >= p.maxNewHosts) {
+        notes.push(`limit of ${p.maxNewHosts} new ${describeProfile(p.profile)} hosts reached`);
+        continue;
+      }
+      if (p.maxHosts !== undefined && state.n >= p.maxHosts) {
+        notes.push(`pool is at maxHosts (${p.maxHosts})`);
+        continue;
+      }
+      let k = this.nextIndex.get(p.idPrefix) ?? 1;
+      while (this.usedIds.has(`${p.idPrefix}-${k}`)) k++;
+      const id = `${p.idPrefix}-${k}`;
+      const { cpus, memoryBytes, labels } = p.profile;
+      const h = state.addHost(
+        { id, cpus, memoryBytes, labels, containers: [], profile: p.profile.name },
+        true,
+      );
+      scratch.ensure(state.n);
+      scratch.cand[0] = h;
+      const probe: FilterCount[] = [];
+      if (filterHosts(chain, ctx, scratch.cand, 1, probe) === 1) {
+        this.usedIds.add(id);
+        this.nextIndex.set(p.idPrefix, k + 1);
+        this.newHosts.set(p.profile.name, made + 1);
+        let plan = this.plans.get(p.profile.name);
+        if (!plan) {
+          plan = { profile: p.profile.name, count: 0, cpus, memoryBytes, labels, hosts: [] };
+          this.plans.set(p.profile.name, plan);
+        }
+        plan.count++;
+        plan.hosts.push(id);
+        metrics.provisioned = id;
+        return h;
+      }
+      state.removeLastHost();
+      notes.push(`a new ${describeProfile(p.profile)} host would not fit either (${reasonsOf(probe)})`);
+    }
+    return -1;
+  }
+}
+
+/**
+ * Places every container of the request; see the module comment for the pipeline. A chain whose
+ * strategies are all host-local keeps its verdicts between placements (verdicts.ts); others, and
+ * every chain with `fullScan`, judge every host for every container.
+ */
 export function place(req: PlacementRequest, opts: PlaceOptions = {}): PlacementResult {
   const state = new ClusterState(req.hosts);
   const chains = new ChainCache();
   // Compile (and so validate) every chain before placing anything.
   for (const c of req.containers) chains.get(c);
 
-  let cand = new Int32Array(Math.max(16, state.n));
-  let total = new Float64Array(cand.length);
-  let tmp = new Float64Array(cand.length);
-  const small = new Int32Array(3);
-  const smallOut = new Float64Array(3);
-  const usedIds = new Set(state.ids);
-  const nextIndex = new Map<string, number>();
-  const newHosts = new Map<string, number>();
-  const plans = new Map<string, ProvisionPlan>();
+  const kinds = new KindCache(state);
+  const scratch = new Scratch();
+  const judgeScratch = new JudgeScratch();
+  const provisioning = new Provisioning(state);
+  /** Hosts whose counters changed, in order: what kept verdicts must re-judge. */
+  const changed: number[] = [];
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
 
@@ -202,82 +340,29 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
     const ctx: PlacementContext = {
       state,
       container: c,
-      serviceKey: groupKey('service', c.app, c.service),
-      appKey: groupKey('app', c.app, c.app),
+      serviceKey: state.keyOf('service', c.app, c.service),
+      appKey: state.keyOf('app', c.app, c.app),
     };
-    if (cand.length < state.n) {
-      cand = new Int32Array(state.n * 2);
-      total = new Float64Array(cand.length);
-      tmp = new Float64Array(cand.length);
+    const metrics: PlacementMetrics = { evaluated: state.n, filters: [], topScores: [] };
+    let top: Ranked[] = [];
+    const kept = chain.hostLocal && !opts.fullScan ? kinds.get(chain, ctx) : undefined;
+    if (kept) {
+      kept.sync(ctx, changed, judgeScratch);
+      metrics.filters = kept.counts(ctx);
+      if (kept.passing > 0) top = kept.best();
+    } else {
+      scratch.ensure(state.n);
+      for (let i = 0; i < state.n; i++) scratch.cand[i] = i;
+      const n = filterHosts(chain, ctx, scratch.cand, state.n, metrics.filters);
+      if (n > 0) top = scoreCandidates(chain, ctx, n, scratch);
     }
-    let n = state.n;
-    for (let i = 0; i < n; i++) cand[i] = i;
-    const counts: FilterCount[] = [];
-    const metrics: PlacementMetrics = { evaluated: n, filters: counts, topScores: [] };
-    n = filterHosts(chain, ctx, cand, n, counts);
 
-    if (n === 0) {
+    if (top.length === 0) {
       const notes: string[] = [];
-      let placedOn = -1;
-      for (const p of chain.provisioners) {
-        const made = newHosts.get(p.profile.name) ?? 0;
-        if (made >= p.maxNewHosts) {
-          notes.push(`limit of ${p.maxNewHosts} new ${describeProfile(p.profile)} hosts reached`);
-          continue;
-        }
-        if (p.maxHosts !== undefined && state.n >= p.maxHosts) {
-          notes.push(`pool is at maxHosts (${p.maxHosts})`);
-          continue;
-        }
-        let k = nextIndex.get(p.idPrefix) ?? 1;
-        while (usedIds.has(`${p.idPrefix}-${k}`)) k++;
-        const id = `${p.idPrefix}-${k}`;
-        const h = state.addHost(
-          {
-            id,
-            cpus: p.profile.cpus,
-            memoryBytes: p.profile.memoryBytes,
-            labels: p.profile.labels,
-            containers: [],
-            profile: p.profile.name,
-          },
-          true,
-        );
-        if (cand.length < state.n) {
-          cand = new Int32Array(state.n * 2);
-          total = new Float64Array(cand.length);
-          tmp = new Float64Array(cand.length);
-        }
-        cand[0] = h;
-        const probe: FilterCount[] = [];
-        if (filterHosts(chain, ctx, cand, 1, probe) === 1) {
-          usedIds.add(id);
-          nextIndex.set(p.idPrefix, k + 1);
-          newHosts.set(p.profile.name, made + 1);
-          let plan = plans.get(p.profile.name);
-          if (!plan) {
-            plan = {
-              profile: p.profile.name,
-              count: 0,
-              cpus: p.profile.cpus,
-              memoryBytes: p.profile.memoryBytes,
-              labels: p.profile.labels,
-              hosts: [],
-            };
-            plans.set(p.profile.name, plan);
-          }
-          plan.count++;
-          plan.hosts.push(id);
-          metrics.provisioned = id;
-          placedOn = h;
-          break;
-        }
-        state.removeLastHost();
-        notes.push(`a new ${describeProfile(p.profile)} host would not fit either (${reasonsOf(probe)})`);
-      }
+      const placedOn = provisioning.provide(chain, ctx, scratch, metrics, notes);
       if (placedOn < 0) {
         if (notes.length) metrics.provisioning = notes.join('; ');
-        const why = metrics.evaluated === 0 ? 'no hosts in the inventory' : reasonsOf(counts);
+        const why = metrics.evaluated === 0 ? 'no hosts in the inventory' : reasonsOf(metrics.filters);
         unplaced.push({
           app: c.app,
           service: c.service,
@@ -287,87 +372,38 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
         });
         continue;
       }
-      cand[0] = placedOn;
-      n = 1;
+      scratch.cand[0] = placedOn;
+      top = scoreCandidates(chain, ctx, 1, scratch);
     }
 
-    // Score.
-    let weights = 0;
-    const applied: NamedScorer[] = [];
-    for (const ns of chain.scorers) {
-      if (ns.s.weight <= 0 || (ns.s.applies && !ns.s.applies(ctx))) continue;
-      if (applied.length === 0) total.fill(0, 0, n);
-      applied.push(ns);
-      runScorer(ns, ctx, cand, n, tmp);
-      const w = ns.s.weight;
-      for (let i = 0; i < n; i++) total[i] += w * tmp[i];
-      weights += w;
-    }
-    let b0 = 0;
-    let b1 = -1;
-    let b2 = -1;
-    let s0 = 0;
-    let s1 = -Infinity;
-    let s2 = -Infinity;
-    if (weights > 0) {
-      const inv = 1 / weights;
-      s0 = -Infinity;
-      for (let i = 0; i < n; i++) {
-        const s = total[i] * inv;
-        if (s > s0) {
-          b2 = b1;
-          s2 = s1;
-          b1 = b0;
-          s1 = s0;
-          b0 = i;
-          s0 = s;
-        } else if (s > s1) {
-          b2 = b1;
-          s2 = s1;
-          b1 = i;
-          s1 = s;
-        } else if (s > s2) {
-          b2 = i;
-          s2 = s;
-        }
-      }
-    } else {
-      // No scorer: every host scores 0, so the order is the host id order.
-      if (n > 1) {
-        b1 = 1;
-        s1 = 0;
-      }
-      if (n > 2) {
-        b2 = 2;
-        s2 = 0;
-      }
-    }
-    const top: HostScore[] = [{ host: state.ids[cand[b0]], score: s0 }];
-    if (b1 >= 0) top.push({ host: state.ids[cand[b1]], score: s1 });
-    if (b2 >= 0) top.push({ host: state.ids[cand[b2]], score: s2 });
-    if (opts.explain && applied.length) {
-      const idx = [b0, b1, b2].filter((b) => b >= 0);
-      idx.forEach((b, j) => (small[j] = cand[b]));
-      for (const t of top) t.components = {};
-      for (const ns of applied) {
-        runScorer(ns, ctx, small, idx.length, smallOut);
-        for (let j = 0; j < idx.length; j++)
-          (top[j].components as Record<string, number>)[ns.name] = smallOut[j];
-      }
-    }
-    metrics.topScores = top;
-    const h = cand[b0];
+    metrics.topScores = top.map((t) => ({ host: state.ids[t.host], score: t.score }));
+    if (opts.explain) explainTop(chain, ctx, top, metrics.topScores);
+    const h = top[0].host;
     state.account(h, c, true);
+    changed.push(h);
     placements.push({
       app: c.app,
       service: c.service,
       instance: c.instance,
       host: state.ids[h],
-      score: s0,
+      score: top[0].score,
       metrics,
     });
   }
-  return { placements, unplaced, provision: [...plans.values()] };
+  return { placements, unplaced, provision: [...provisioning.plans.values()] };
+}
+
+/** Each applying scorer's own score of the top hosts, recorded as their components. */
+function explainTop(chain: CompiledChain, ctx: PlacementContext, top: Ranked[], scores: HostScore[]): void {
+  const applied = chain.scorers.filter((ns) => ns.s.weight > 0 && (!ns.s.applies || ns.s.applies(ctx)));
+  if (!applied.length) return;
+  const small = Int32Array.from(top, (t) => t.host);
+  const out = new Float64Array(small.length);
+  for (const t of scores) t.components = {};
+  for (const ns of applied) {
+    runScorer(ns, ctx, small, small.length, out);
+    for (let j = 0; j < small.length; j++) (scores[j].components as Record<string, number>)[ns.name] = out[j];
+  }
 }
 
 function round(x: number): string {

@@ -37,6 +37,8 @@ export class ClusterState {
   version: Int32Array;
   private versionCounter = 0;
   private groups = new Map<string, Int32Array>();
+  /** Group keys already made, so a placement's counting builds no strings. */
+  private keys = new Map<string, Map<string, string>>();
   private capacity: number;
 
   constructor(hosts: readonly HostSupply[]) {
@@ -53,6 +55,16 @@ export class ClusterState {
       if (sorted[i].id === sorted[i - 1].id) throw new Error(`duplicate host id '${sorted[i].id}'`);
     }
     for (const h of sorted) this.addHost(h, false);
+  }
+
+  /** `groupKey`, remembered: the same string each time for the same names. */
+  keyOf(kind: GroupKind, app: string, name: string): string {
+    const head = kind === 'service' ? app : kind === 'app' ? '\u0000a' : `\u0000i${app}`;
+    let byName = this.keys.get(head);
+    if (!byName) this.keys.set(head, (byName = new Map()));
+    let key = byName.get(name);
+    if (key === undefined) byName.set(name, (key = groupKey(kind, app, name)));
+    return key;
   }
 
   /** The counter array of a group, by host index (created on first use, all zeros). */
@@ -120,9 +132,9 @@ export class ClusterState {
     this.containers[host]++;
     this.version[host] = ++this.versionCounter;
     if (inRun && this.cpuCap[host] > 0) this.load[host] += cpus / this.cpuCap[host];
-    if (c.service) this.group(groupKey('service', c.app, c.service))[host]++;
-    if (c.app) this.group(groupKey('app', c.app, c.app))[host]++;
-    if (c.image) this.group(groupKey('image', c.app, c.image))[host]++;
+    if (c.service) this.group(this.keyOf('service', c.app, c.service))[host]++;
+    if (c.app) this.group(this.keyOf('app', c.app, c.app))[host]++;
+    if (c.image) this.group(this.keyOf('image', c.app, c.image))[host]++;
   }
 
   private grow(): void {

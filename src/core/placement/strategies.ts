@@ -378,7 +378,9 @@ function fitCacheFor(caches: FitCache[], cpus: number, memoryBytes: number, n: n
     cache.val = new Float64Array(n * 2);
     cache.stamp = new Int32Array(n * 2);
   }
-  if (i > 0) caches.unshift(...caches.splice(i, 1));
+  // Move to the front in place (no arrays made: this runs once per placement).
+  for (; i > 0; i--) caches[i] = caches[i - 1];
+  caches[0] = cache;
   return cache;
 }
 
@@ -680,7 +682,17 @@ export const BUILTIN_PRIMARY_KEYS: Readonly<Record<string, string>> = {
   provisioning: 'maxHosts',
 };
 
-export const BUILTIN_STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
+/** Marks a built-in's filter and scorer host-local (each reads only the host it judges). */
+function hostLocal(factory: StrategyFactory): StrategyFactory {
+  return (cfg) => {
+    const parts = factory(cfg);
+    if (parts.filter) parts.filter.hostLocal = true;
+    if (parts.scorer) parts.scorer.hostLocal = true;
+    return parts;
+  };
+}
+
+const BUILTINS: Record<string, StrategyFactory> = {
   maxContainers,
   cpuUsage,
   memoryAvailable,
@@ -698,3 +710,7 @@ export const BUILTIN_STRATEGIES: Readonly<Record<string, StrategyFactory>> = {
   volumeHost,
   provisioning,
 };
+
+export const BUILTIN_STRATEGIES: Readonly<Record<string, StrategyFactory>> = Object.fromEntries(
+  Object.entries(BUILTINS).map(([name, factory]) => [name, hostLocal(factory)]),
+);

@@ -28,6 +28,8 @@ export interface Filter {
   /** Return false to skip this filter for this container (it is then not reported). */
   applies?(ctx: PlacementContext): boolean;
   accepts?(host: number, ctx: PlacementContext): boolean;
+  /** See `Scorer.hostLocal`. */
+  hostLocal?: boolean;
   filter?(ctx: PlacementContext, candidates: Int32Array, n: number): number;
 }
 
@@ -43,6 +45,23 @@ export interface Scorer {
   applies?(ctx: PlacementContext): boolean;
   score?(host: number, ctx: PlacementContext): number;
   scoreAll?(ctx: PlacementContext, candidates: Int32Array, n: number, out: Float64Array): void;
+  /**
+   * A promise that the verdict on a host reads only that host (its counters, labels and id) and the
+   * container's demand other than its instance name: not the other candidates, not the instance.
+   * When every filter and scorer of a chain promises it, the engine keeps verdicts between
+   * placements and re-judges only the hosts that changed (see verdicts.ts). The built-ins promise it.
+   */
+  hostLocal?: boolean;
+}
+
+/** A chain's filter or scorer under its strategy's name (for explanations). */
+export interface NamedFilter {
+  name: string;
+  f: Filter;
+}
+export interface NamedScorer {
+  name: string;
+  s: Scorer;
 }
 
 /** When every host is filtered out: add a host of this profile (if the limits allow), then place. */

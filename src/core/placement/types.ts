@@ -150,4 +150,9 @@ export interface PlacementRequest {
 export interface PlaceOptions {
   /** Record per-scorer components for the top hosts (costs a little; off for the benchmark). */
   explain?: boolean;
+  /**
+   * Judge every host for every container, even where the chain's verdicts could be kept between
+   * placements: the reference the kept-verdict path is tested against. Same results, slower.
+   */
+  fullScan?: boolean;
 }
