@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
-import { heartbeat, removeLabelledContainers } from './common';
+import { heartbeat, removeLabelledContainers, untilGone } from './common';
 import { describeHost, type HostConnection } from '../src/core/hosts';
 import type { HostSensors } from '../workflows/api/inventory';
 import { LABEL } from '../src/core/names';
@@ -430,13 +430,16 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
     /**
      * Removes every app container on a host that failed and came back: its reservations were
      * released and its instances healed elsewhere, so none of them belong there any more.
-     * Returns how many it removed (a retry finds fewer: idempotent).
+     * Returns how many it removed (a retry finds fewer: idempotent), once they are gone: Docker
+     * answers a removal already in progress with 409, which must not count as done before the
+     * host rejoins.
      */
     async reclaimHost(host: HostConnection): Promise<number> {
-      return removeLabelledContainers(await pool.docker(host), [
-        `${LABEL.managed}=true`,
-        `${LABEL.kind}=container`,
-      ]);
+      const docker = await pool.docker(host);
+      const labels = [`${LABEL.managed}=true`, `${LABEL.kind}=container`];
+      const removed = await removeLabelledContainers(docker, labels);
+      await untilGone(docker, labels);
+      return removed;
     },
 
     async countAppContainers(host: HostConnection): Promise<number> {
