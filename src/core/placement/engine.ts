@@ -128,6 +128,8 @@ class ChainCache {
 class KindCache {
   /** Null: seen once. */
   private byChain = new Map<CompiledChain, Map<string, KeptVerdicts | null>>();
+  /** By service: the last kind placed, with the demand it was found for. */
+  private recent = new Map<string, ContainerDemand & { chain: CompiledChain; kept: KeptVerdicts }>();
   /** Texts of shared objects (labels, affinity arrays), by identity: most services share one. */
   private texts = new WeakMap<object, string>();
 
@@ -138,6 +140,27 @@ class KindCache {
    * placed once, such as an instance pinned to its volumes, is cheaper to judge by a full scan).
    */
   get(chain: CompiledChain, ctx: PlacementContext): KeptVerdicts | undefined {
+    const c = ctx.container;
+    // Most containers are of the kind their service's last one was (the same objects, even):
+    // known without building the kind's text.
+    const r = this.recent.get(ctx.serviceKey);
+    if (
+      r &&
+      r.chain === chain &&
+      r.cpus === c.cpus &&
+      r.memoryBytes === c.memoryBytes &&
+      r.image === c.image &&
+      r.labels === c.labels &&
+      r.affinity === c.affinity &&
+      r.volumeHost === c.volumeHost
+    )
+      return r.kept;
+    const kept = this.byText(chain, ctx);
+    if (kept) this.recent.set(ctx.serviceKey, { chain, ...c, kept });
+    return kept;
+  }
+
+  private byText(chain: CompiledChain, ctx: PlacementContext): KeptVerdicts | undefined {
     const c = ctx.container;
     const vh = c.volumeHost ? JSON.stringify(c.volumeHost) : '';
     const key = `${ctx.serviceKey}\u0000${c.cpus}\u0000${c.memoryBytes}\u0000${c.image ?? ''}\u0000${this.text(c.labels)}\u0000${this.text(c.affinity)}\u0000${vh}`;
