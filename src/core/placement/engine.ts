@@ -150,7 +150,7 @@ class KindCache {
       r.cpus === c.cpus &&
       r.memoryBytes === c.memoryBytes &&
       r.image === c.image &&
-      r.labels === c.labels &&
+      sameLabels(r.labels, c.labels) &&
       r.affinity === c.affinity &&
       r.volumeHost === c.volumeHost
     )
@@ -184,6 +184,17 @@ class KindCache {
     if (t === undefined) this.texts.set(o, (t = JSON.stringify(o)));
     return t;
   }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) if (--n < 0) return false;
+  return true;
 }
 
 /** Runs the chain's filters, recording how many hosts each removed. */
