@@ -121,23 +121,28 @@ class ChainCache {
   }
 }
 
+/** A kind's containers in the request, and its verdicts once kept. */
+interface KindEntry {
+  count: number;
+  kept?: KeptVerdicts;
+}
+
 /**
  * Kept verdicts by kind of container: one compiled chain and one demand (everything a host-local
  * strategy may read: the container's fields but its instance name and `where`).
  */
 class KindCache {
-  /** Null: seen once. */
-  private byChain = new Map<CompiledChain, Map<string, KeptVerdicts | null>>();
+  private byChain = new Map<CompiledChain, Map<string, KindEntry>>();
   /** By service: the last kind placed, with the demand it was found for. */
   private recent = new Map<string, ContainerDemand & { chain: CompiledChain; kept: KeptVerdicts }>();
-  /** Texts of shared objects (labels, affinity arrays), by identity: most services share one. */
+  /** Texts of affinity rule lists, by identity: a service's containers share one. */
   private texts = new WeakMap<object, string>();
 
   constructor(private readonly state: ClusterState) {}
 
   /**
-   * The kept verdicts of this container's kind; undefined the first time a kind is seen (a kind
-   * placed once, such as an instance pinned to its volumes, is cheaper to judge by a full scan).
+   * The kept verdicts of this container's kind; undefined for a kind of one container in the
+   * request (such as an instance pinned to its volumes), which a full scan judges more cheaply.
    */
   get(chain: CompiledChain, ctx: PlacementContext): KeptVerdicts | undefined {
     const c = ctx.container;
@@ -160,23 +165,31 @@ class KindCache {
     return kept;
   }
 
+  /** Counts a container of the request under its kind, before any is placed. */
+  note(chain: CompiledChain, c: ContainerDemand): void {
+    this.entry(chain, c, this.state.keyOf('service', c.app, c.service)).count++;
+  }
+
+  /** Kinds of one container in the request are judged by a full scan: nothing would reuse them. */
   private byText(chain: CompiledChain, ctx: PlacementContext): KeptVerdicts | undefined {
-    const c = ctx.container;
-    const vh = c.volumeHost ? JSON.stringify(c.volumeHost) : '';
-    const key = `${ctx.serviceKey}\u0000${c.cpus}\u0000${c.memoryBytes}\u0000${c.image ?? ''}\u0000${this.text(c.labels)}\u0000${this.text(c.affinity)}\u0000${vh}`;
+    const e = this.entry(chain, ctx.container, ctx.serviceKey);
+    if (!e.kept && e.count >= 2) {
+      const filters = chain.filters.filter((nf) => !nf.f.applies || nf.f.applies(ctx));
+      const scorers = chain.scorers.filter((ns) => ns.s.weight > 0 && (!ns.s.applies || ns.s.applies(ctx)));
+      e.kept = new KeptVerdicts(this.state, filters, scorers);
+    }
+    return e.kept;
+  }
+
+  private entry(chain: CompiledChain, c: ContainerDemand, serviceKey: string): KindEntry {
+    // A pinned instance is a kind of its own: its explanation names it (and its volumes are its own).
+    const vh = c.volumeHost ? `${c.instance}\u0000${JSON.stringify(c.volumeHost)}` : '';
+    const key = `${serviceKey}\u0000${c.cpus}\u0000${c.memoryBytes}\u0000${c.image ?? ''}\u0000${labelsText(c.labels)}\u0000${this.text(c.affinity)}\u0000${vh}`;
     let kinds = this.byChain.get(chain);
     if (!kinds) this.byChain.set(chain, (kinds = new Map()));
-    const kept = kinds.get(key);
-    if (kept) return kept;
-    if (kept === undefined) {
-      kinds.set(key, null);
-      return undefined;
-    }
-    const filters = chain.filters.filter((nf) => !nf.f.applies || nf.f.applies(ctx));
-    const scorers = chain.scorers.filter((ns) => ns.s.weight > 0 && (!ns.s.applies || ns.s.applies(ctx)));
-    const made = new KeptVerdicts(this.state, filters, scorers);
-    kinds.set(key, made);
-    return made;
+    let e = kinds.get(key);
+    if (!e) kinds.set(key, (e = { count: 0 }));
+    return e;
   }
 
   private text(o: object): string {
@@ -184,6 +197,12 @@ class KindCache {
     if (t === undefined) this.texts.set(o, (t = JSON.stringify(o)));
     return t;
   }
+}
+
+/** Labels as text; most containers have none (and a labels object of their own). */
+function labelsText(labels: Record<string, string>): string {
+  for (const _ in labels) return JSON.stringify(labels);
+  return '';
 }
 
 function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
@@ -356,9 +375,12 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
   const state = new ClusterState(req.hosts);
   const chains = new ChainCache();
   // Compile (and so validate) every chain before placing anything.
-  for (const c of req.containers) chains.get(c);
-
   const kinds = new KindCache(state);
+  for (const c of req.containers) {
+    const chain = chains.get(c);
+    if (chain.hostLocal && !opts.fullScan) kinds.note(chain, c);
+  }
+
   const scratch = new Scratch();
   const judgeScratch = new JudgeScratch();
   const provisioning = new Provisioning(state);

@@ -324,12 +324,12 @@ function fitScorer(pack: boolean): StrategyFactory {
             cEpoch = state.epoch;
             caches = [];
           }
-          const cache = fitCacheFor(caches, rc, rm, state.n);
-          const { val, stamp } = cache;
+          // A few hosts (kept verdicts re-judging the changed ones) would never hit the cache.
+          const cache = n >= FIT_CACHE_FROM ? fitCacheFor(caches, rc, rm, state.n) : undefined;
           for (let i = 0; i < n; i++) {
             const h = cand[i];
-            if (stamp[h] === version[h]) {
-              out[i] = val[h];
+            if (cache && cache.stamp[h] === version[h]) {
+              out[i] = cache.val[h];
               continue;
             }
             let fc = cpuCap[h] > 0 ? 1 - (cpuUsed[h] + rc) / cpuCap[h] : 0;
@@ -339,8 +339,10 @@ function fitScorer(pack: boolean): StrategyFactory {
             // 10^x as e^(x·ln 10): same value, about three times faster in V8.
             const total = Math.exp(fc * Math.LN10) + Math.exp(fm * Math.LN10);
             const s = pack ? (20 - total) / 18 : (total - 2) / 18;
-            val[h] = s;
-            stamp[h] = version[h];
+            if (cache) {
+              cache.val[h] = s;
+              cache.stamp[h] = version[h];
+            }
             out[i] = s;
           }
         },
@@ -358,6 +360,8 @@ interface FitCache {
 }
 
 const FIT_CACHE_SIZES = 16;
+/** Batches smaller than this are scored without the cache. */
+const FIT_CACHE_FROM = 64;
 
 /** The cache of this size (most recently used first), made or recycled when missing, grown to `n` hosts. */
 function fitCacheFor(caches: FitCache[], cpus: number, memoryBytes: number, n: number): FitCache {

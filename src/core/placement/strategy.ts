@@ -23,7 +23,12 @@ export interface PlacementContext {
  * the accepted indices of `candidates[0..n)` in order, compacted to the front, return how many).
  */
 export interface Filter {
-  /** The explanation phrase for `excluded` hosts, e.g. `memory exhausted on 2 hosts`. */
+  /**
+   * The explanation phrase for `excluded` hosts, e.g. `memory exhausted on 2 hosts`. With kept
+   * verdicts it is reused for the next container of the kind while the count stays the same, so
+   * it should read the demand, not the instance name (`volumeHost`'s pinned instances are kinds of
+   * their own).
+   */
   explain?(excluded: number, ctx: PlacementContext): string;
   /** Return false to skip this filter for this container (it is then not reported). */
   applies?(ctx: PlacementContext): boolean;
