@@ -11,7 +11,7 @@
  * same readiness, checked the same way by the bench, every 250 ms). Berth senses hosts every 1 s
  * and fails one after 3 missed readings; Swarm keeps its defaults (dispatcher heartbeat 5 s).
  *
- * Prints JSON: both times and their ratio (Swarm / Berth, above 1 = Berth faster) per phase.
+ * Prints JSON: both times and their ratio (Berth / Swarm, below 1 = Berth faster, as in bench:swarm) per phase.
  */
 import Docker from 'dockerode';
 import { ID_PORT, ID_SERVER_COMMAND, appsHealth, httpGet } from './chaos-checks';
@@ -139,8 +139,8 @@ interface PhaseResult {
   host: string;
   berthMs?: number;
   swarmMs?: number;
-  /** Swarm's time over Berth's: above 1, Berth was faster. */
-  ratio?: number;
+  /** Berth's time over Swarm's: below 1, Berth was faster. */
+  berthOverSwarm?: number;
   problems: string[];
 }
 
@@ -182,7 +182,7 @@ async function phase(rig: PoolRig, kind: PhaseResult['phase']): Promise<PhaseRes
   if (result.berthMs === undefined) result.problems.push(`Berth: ${last.berth.slice(0, 3).join('; ')}`);
   if (result.swarmMs === undefined) result.problems.push(`Swarm: ${last.swarm.slice(0, 3).join('; ')}`);
   if (result.berthMs && result.swarmMs)
-    result.ratio = Math.round((result.swarmMs / result.berthMs) * 100) / 100;
+    result.berthOverSwarm = Math.round((result.berthMs / result.swarmMs) * 100) / 100;
   log(`  ${target} comes back`);
   await rig.startEngine(target);
   return result;

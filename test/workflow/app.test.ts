@@ -192,6 +192,49 @@ services:
     expect(await appContainers(app)).toHaveLength(3);
     await operate(s(), app, { type: 'destroy' });
   });
+
+  test('a scale-down stops the instances it removes all at once, not `parallelism` at a time', async () => {
+    // `sleep` as PID 1 ignores TERM, so each stop lasts its grace period and ends with KILL: stopped
+    // one at a time, an instance would die before the next is told to stop.
+    const app = uniqueApp('stops');
+    const blueprint = blueprintOf(`id: ${app}
+services:
+  - id: web
+    image: berth/busybox:1
+    command: [sleep, "600"]
+    replicas: 4
+    stopGracePeriod: 2s
+`);
+    await operate(s(), app, { type: 'deploy', blueprint });
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const down = await operate(s(), app, {
+      type: 'scale',
+      service: 'web',
+      replicas: 1,
+      options: { parallelism: 1 },
+    });
+    expect(down.removed).toHaveLength(3);
+    const stream = await docker.getEvents({
+      since,
+      until: Math.floor(Date.now() / 1000) + 1,
+      filters: { label: [`${LABEL.app}=${app}`], event: ['kill', 'die'] },
+    });
+    const text = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      stream.on('data', (d: Buffer) => (out += d.toString()));
+      stream.on('end', () => resolve(out));
+      stream.on('error', reject);
+    });
+    const events = text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { Action: string; Actor: { Attributes: Record<string, string> } })
+      .map((e) => `${e.Action}${e.Actor.Attributes.signal ? `:${e.Actor.Attributes.signal}` : ''}`);
+    const firstDie = events.indexOf('die');
+    expect(firstDie).toBeGreaterThan(0);
+    expect(events.slice(0, firstDie).filter((e) => e === 'kill:15')).toHaveLength(3);
+    await operate(s(), app, { type: 'destroy' });
+  }, 120_000);
 });
 
 describe('the inventory workflow serialises placement', () => {

@@ -132,7 +132,7 @@ services:
 /**
  * One app changed through rollouts (recorded with the `rollouts` patch): a stop-first update in
  * batches, a canary promoted by itself, a broken version rolled back by itself, a rollback to an
- * earlier version, a graceful scale-down and a destroy.
+ * earlier version, a graceful scale-down of two and a destroy.
  */
 async function recordRollout(): Promise<void> {
   const { inProcessWorker, testClient, uniqueTaskQueue } = await import('../support/temporal');
@@ -175,7 +175,8 @@ services:
       options: { ...FAST, readyTimeoutMs: 2_000 },
     });
     await operate(s, app, { type: 'rollback', toVersion: 1 });
-    await operate(s, app, { type: 'scale', service: 'web', replicas: 2 });
+    // Two removed with parallelism 1: stopped together since the stop-removed-at-once patch.
+    await operate(s, app, { type: 'scale', service: 'web', replicas: 1, options: { parallelism: 1 } });
     await operate(s, app, { type: 'destroy' });
     const state = await c.workflow.getHandle(appWorkflowId(app)).query(appStateQuery);
     for (const o of state.operations) histories[`berth-rollout-${o.type}-${o.id.split('-').pop()}`] = o.id;
@@ -225,6 +226,8 @@ describe('recorded histories replay against the current workflow code', () => {
         ...['app', 'deploy-1', 'deploy-2', 'deploy-3', 'deploy-4', 'rollback-5', 'scale-6', 'destroy-7'].map(
           (n) => `berth-rollout-before-retire-behind-${n}.json`,
         ),
+        // A scale-down recorded before removed instances stopped all at once (stop-removed-at-once).
+        'berth-rollout-before-stop-at-once-scale-6.json',
         // Recorded on a real Temporal cluster (PostgreSQL) by test/cluster/lifecycle.test.ts.
         'berth-cluster-app.json',
         'berth-cluster-deploy.json',

@@ -88,6 +88,15 @@ const SERIAL_NAMES_PATCH = 'serial-dns-names';
  */
 const RETIRE_BEHIND_PATCH = 'retire-behind';
 
+/**
+ * Marks histories in which the containers an operation removes (a scale-down's, extras) stop all
+ * at once once they have left the names and drained, as Kubernetes and Swarm stop theirs; before,
+ * `parallelism` at a time (a setting for bringing instances up), so removing 60 took six grace periods.
+ */
+const STOP_AT_ONCE_PATCH = 'stop-removed-at-once';
+/** Stops in flight in one operation, at most (each is an activity that mostly waits). */
+const STOPS_IN_FLIGHT = 64;
+
 /** A readiness check of a new instance after `minReady`: it is ready now, or it is not. */
 const RECHECK_MS = 5_000;
 
@@ -139,6 +148,8 @@ class Convergence {
   private serialNames = false;
   /** See RETIRE_BEHIND_PATCH. */
   private retireBehind = false;
+  /** See STOP_AT_ONCE_PATCH. */
+  private stopAtOnce = false;
   /** The drains and stops of old containers still going: each settles to its failure, or undefined. */
   private retiring: Promise<unknown>[] = [];
   /** Their addresses, held until they are gone. */
@@ -176,6 +187,7 @@ class Convergence {
     this.realApps = patched(REAL_APPS_PATCH);
     this.serialNames = patched(SERIAL_NAMES_PATCH);
     this.retireBehind = patched(RETIRE_BEHIND_PATCH);
+    this.stopAtOnce = patched(STOP_AT_ONCE_PATCH);
     for (const line of input.notes ?? []) this.say(line);
     this.pool = await this.docker.describePool();
     await this.ensureImages();
@@ -922,9 +934,10 @@ class Convergence {
         ...plan.remove.map((x) => updatePolicyOf(serviceOf(x.id)?.update, this.blueprint.update).drainMs),
       );
       if (drainMs > 0) await sleep(drainMs);
+      const parallelism = this.input.options.parallelism ?? OPERATION_DEFAULTS.parallelism;
       await mapLimit(
         plan.remove,
-        this.input.options.parallelism ?? OPERATION_DEFAULTS.parallelism,
+        this.stopAtOnce ? Math.max(parallelism, Math.min(plan.remove.length, STOPS_IN_FLIGHT)) : parallelism,
         async (extra) => {
           const grace = serviceOf(extra.id)?.stopGracePeriodMs;
           const host = hostOf(extra.id);
