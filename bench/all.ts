@@ -202,7 +202,10 @@ const BENCHES: Bench[] = [
       ((j.phases ?? []) as Json[]).map((p) => ({
         figure: `host down: ${p.phase} (${p.host})`,
         berth: p.berthMs !== undefined ? s(p.berthMs) : `— (${p.problems.join('; ')})`,
-        peer: p.swarmMs !== undefined ? `swarm ${s(p.swarmMs)}` : '—',
+        peer:
+          p.swarmMs !== undefined
+            ? `swarm ${s(p.swarmMs)}`
+            : `swarm did not recover within the bound (${(p.problems as string[]).filter((x) => x.startsWith('Swarm')).join('; ') || 'no time'})`,
         ...(p.berthMs !== undefined && p.swarmMs !== undefined
           ? atMost(+(p.berthMs / p.swarmMs).toFixed(2), 1.0)
           : {}),
