@@ -26,7 +26,7 @@ import {
   type Strategy,
   hosts,
 } from './strategy';
-import { JudgeScratch, KeptVerdicts, type Ranked, filterCount, runFilter, runScorer } from './verdicts';
+import { KeptVerdicts, Scratch, type Ranked, filterCount, runFilter, runScorer } from './verdicts';
 import { describeProfile } from './strategies';
 import type {
   ContainerDemand,
@@ -240,22 +240,9 @@ function reasonsOf(counts: FilterCount[]): string {
     .join(', ');
 }
 
-/** Scratch arrays for the full scan, grown with the pool. */
-class Scratch {
-  cand = new Int32Array(16);
-  total = new Float64Array(16);
-  tmp = new Float64Array(16);
-  ensure(n: number): void {
-    if (this.cand.length >= n) return;
-    this.cand = new Int32Array(n * 2);
-    this.total = new Float64Array(n * 2);
-    this.tmp = new Float64Array(n * 2);
-  }
-}
-
 /** The applying scorers' weighted mean over `cand[0..n)`: the three best, best first. */
 function scoreCandidates(chain: CompiledChain, ctx: PlacementContext, n: number, scratch: Scratch): Ranked[] {
-  const { cand, total, tmp } = scratch;
+  const { work: cand, total, tmp } = scratch;
   let weights = 0;
   let applied = 0;
   for (const ns of chain.scorers) {
@@ -343,9 +330,9 @@ class Provisioning {
         true,
       );
       scratch.ensure(state.n);
-      scratch.cand[0] = h;
+      scratch.work[0] = h;
       const probe: FilterCount[] = [];
-      if (filterHosts(chain, ctx, scratch.cand, 1, probe) === 1) {
+      if (filterHosts(chain, ctx, scratch.work, 1, probe) === 1) {
         this.usedIds.add(id);
         this.nextIndex.set(p.idPrefix, k + 1);
         this.newHosts.set(p.profile.name, made + 1);
@@ -382,7 +369,6 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
   }
 
   const scratch = new Scratch();
-  const judgeScratch = new JudgeScratch();
   const provisioning = new Provisioning(state);
   /** Hosts whose counters changed, in order: what kept verdicts must re-judge. */
   const changed: number[] = [];
@@ -403,13 +389,13 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
     let top: Ranked[] = [];
     const kept = chain.hostLocal && !opts.fullScan ? kinds.get(chain, ctx) : undefined;
     if (kept) {
-      kept.sync(ctx, changed, judgeScratch);
+      kept.sync(ctx, changed, scratch);
       metrics.filters = kept.counts(ctx);
       if (kept.passing > 0) top = kept.best();
     } else {
       scratch.ensure(state.n);
-      for (let i = 0; i < state.n; i++) scratch.cand[i] = i;
-      const n = filterHosts(chain, ctx, scratch.cand, state.n, metrics.filters);
+      for (let i = 0; i < state.n; i++) scratch.work[i] = i;
+      const n = filterHosts(chain, ctx, scratch.work, state.n, metrics.filters);
       if (n > 0) top = scoreCandidates(chain, ctx, n, scratch);
     }
 
@@ -428,7 +414,7 @@ export function place(req: PlacementRequest, opts: PlaceOptions = {}): Placement
         });
         continue;
       }
-      scratch.cand[0] = placedOn;
+      scratch.work[0] = placedOn;
       top = scoreCandidates(chain, ctx, 1, scratch);
     }
 

@@ -21,8 +21,11 @@ export interface Ranked {
   score: number;
 }
 
-/** Work arrays shared by every kind's verdicts in one run (a kind judges at a time). */
-export class JudgeScratch {
+/**
+ * Work arrays of one run, grown with the pool: the hosts being judged (a full scan's candidates, or
+ * a kind's changed hosts) and their scores. One container is judged at a time, so one set serves all.
+ */
+export class Scratch {
   work = new Int32Array(0);
   before = new Int32Array(0);
   total = new Float64Array(0);
@@ -96,7 +99,7 @@ export class KeptVerdicts {
   }
 
   /** Re-judges the hosts added or changed since the last call (`changed`: the run's log of hosts). */
-  sync(ctx: PlacementContext, changed: readonly number[], scratch: JudgeScratch): void {
+  sync(ctx: PlacementContext, changed: readonly number[], scratch: Scratch): void {
     const { state } = this;
     if (state.epoch !== this.epoch) {
       // A host was removed (an undone provisioning): indices may now mean other hosts.
@@ -147,7 +150,7 @@ export class KeptVerdicts {
   }
 
   /** Filters then scores `work[0..m)`, recording each host's verdict, its counts and its leaf. */
-  private judge(ctx: PlacementContext, m: number, scratch: JudgeScratch, bulk: boolean): void {
+  private judge(ctx: PlacementContext, m: number, scratch: Scratch, bulk: boolean): void {
     const { work, before, total, tmp } = scratch;
     const { removedBy, filters, removed, tree, leaves, score } = this;
     // Every judged host's leaf is rewritten here; the tree above them is mended once at the end.
