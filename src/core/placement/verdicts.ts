@@ -154,11 +154,10 @@ export class KeptVerdicts {
     const { work, before, total, tmp } = scratch;
     const { removedBy, filters, removed, tree, leaves, score } = this;
     // Every judged host's leaf is rewritten here; the tree above them is mended once at the end.
-    for (let i = 0; i < m; i++) before[i] = work[i];
-    const all = before.slice(0, bulk ? 0 : m);
+    const all = bulk ? undefined : work.slice(0, m);
     let n = m;
     for (let f = 0; f < filters.length && n > 0; f++) {
-      if (f > 0) for (let i = 0; i < n; i++) before[i] = work[i];
+      for (let i = 0; i < n; i++) before[i] = work[i];
       const kept = runFilter(filters[f], ctx, work, n);
       if (kept === n) continue;
       // Filters keep the survivors in order, so the removed ones are the gaps in a merge.
@@ -190,7 +189,7 @@ export class KeptVerdicts {
       score[h] = this.scorers.length ? total[i] * inv : 0;
       tree[leaves + h] = h;
     }
-    if (!bulk) this.mend(all);
+    if (all) this.mend(all);
   }
 
   /** Recomputes the tree nodes above the given leaves, level by level, each node once. */
