@@ -82,7 +82,7 @@ const BENCHES: Bench[] = [
     script: 'deploy',
     timeoutMin: 45,
     meaning:
-      'A 50-container app, from the command (`berth deploy` / `docker-compose up -d`) until the bench sees exactly 50 running and each accepting TCP on its own address:8080; same warm-up, alternating order, median (min–max) of the rounds.',
+      "A 50-container app, from the command (`berth deploy` / `docker-compose up -d`) until the bench sees exactly 50 running and each accepting TCP on its own address:8080; same warm-up, rotating order, median (min–max) of the rounds. The engine's floor: the bench's own 50 bare create + start calls (10 at a time, no orchestration), timed the same way: what neither tool can go below on this engine.",
     rows: (j) => [
       {
         figure: `deploy ${j.instances} + ready (${j.rounds} rounds)`,
@@ -90,6 +90,16 @@ const BENCHES: Bench[] = [
         peer: `compose ${s(j.composeUpAndReadyMs)} (${s(j.composeSpreadMs.min)}–${s(j.composeSpreadMs.max)})`,
         ...atMost(j.ratioBerthToCompose, 0.9),
       },
+      ...(j.engineFloorMs
+        ? [
+            {
+              figure: `deploy ${j.instances}: the engine's floor`,
+              berth: `${s(j.berthMs)} = ${j.ratioBerthToEngine}× the floor`,
+              peer: `floor ${s(j.engineFloorMs)} (${s(j.engineSpreadMs.min)}–${s(j.engineSpreadMs.max)}); compose ${j.ratioComposeToEngine}× it`,
+              ratio: j.ratioBerthToEngine,
+            },
+          ]
+        : []),
     ],
   },
   {

@@ -1,18 +1,20 @@
 /**
  * `npm run bench:deploy`: the same 50-container app (busybox httpd, one forwarded port each, one
- * bridge network) deployed with Berth and with Debian's docker-compose. Both do the same work: one
- * warm-up deploy and tear-down each, then BENCH_ROUNDS (5) rounds in alternating order (Berth first
- * in even rounds, compose first in odd ones). A tool's time runs from its command (`berth deploy`,
+ * bridge network) deployed with Berth and with Debian's docker-compose, and, as the engine's floor,
+ * by the bench itself: 50 bare create + start calls through dockerode, OPERATION_DEFAULTS.parallelism
+ * at a time, no orchestration at all. All three do the same work: one warm-up deploy and tear-down
+ * each, then BENCH_ROUNDS (5) rounds, the order rotating each round. A tool's time runs from its command (`berth deploy`,
  * `docker-compose up -d`) until the bench itself has seen every one of its containers running
  * (exactly INSTANCES) and accepting a TCP connection on its own address:port (the container's
  * address on its network, not docker-proxy, which accepts while the container is not listening).
- * Prints the median and the spread of each, and Berth's median over compose's. Runs its own
+ * Prints the median and the spread of each, Berth's median over compose's, and both over the floor. Runs its own
  * embedded server (temporary BERTH_HOME and ports) and removes everything it made.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { createDockerClient } from '../src/adapters/docker';
+import { OPERATION_DEFAULTS } from '../workflows/api/operations';
 import {
   BERTH,
   benchHome,
@@ -29,6 +31,8 @@ const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 50);
 const ROUNDS = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 5));
 const APP = 'benchberth';
 const PROJECT = 'benchcompose';
+const ENGINE_LABEL = 'berth.bench=deploy-engine';
+const ENGINE_NETWORK = 'berth-bench-engine';
 const TEMPORAL_PORT = 17433;
 const READY_TIMEOUT_MS = 120_000;
 
@@ -72,6 +76,44 @@ async function ready(label: string): Promise<void> {
   );
 }
 
+/** At most `limit` of `fn` in flight. */
+async function inLanes<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/**
+ * The engine's floor: what the same 50 containers cost Docker itself, with nothing in between (no
+ * CLI, no workflow, no readiness of its own: the bench's readiness check, as for the others).
+ */
+async function engineUp(): Promise<void> {
+  const [name, value] = ENGINE_LABEL.split('=');
+  await docker.createNetwork({ Name: ENGINE_NETWORK, Labels: { [name]: value } });
+  await inLanes([...Array(INSTANCES).keys()], OPERATION_DEFAULTS.parallelism, async () => {
+    const container = await docker.createContainer({
+      Image: 'berth/busybox:1',
+      Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'],
+      Labels: { [name]: value },
+      ExposedPorts: { '8080/tcp': {} },
+      HostConfig: {
+        NetworkMode: ENGINE_NETWORK,
+        PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
+      },
+    });
+    await container.start();
+  });
+}
+
+async function engineDown(): Promise<void> {
+  const made = await docker.listContainers({ all: true, filters: { label: [ENGINE_LABEL] } });
+  await inLanes(made, 16, (c) => docker.getContainer(c.Id).remove({ force: true }));
+  const networks = await docker.listNetworks({ filters: { label: [ENGINE_LABEL] } });
+  for (const n of networks) await docker.getNetwork(n.Id).remove();
+}
+
 async function main(): Promise<void> {
   const composeBin = ['/usr/bin/docker-compose'].find(fs.existsSync);
   if (!composeBin) throw new Error('docker-compose is missing: apt-get install docker-compose');
@@ -95,37 +137,42 @@ async function main(): Promise<void> {
       label: `com.docker.compose.project=${PROJECT}`,
       down: () => run(composeBin, ['-p', PROJECT, 'down', '-v']),
     },
+    engine: { up: engineUp, label: ENGINE_LABEL, down: engineDown },
   };
   type Tool = keyof typeof tools;
   const timeOne = async (tool: Tool): Promise<number> => {
     const t0 = performance.now();
-    tools[tool].up();
+    await tools[tool].up();
     await ready(tools[tool].label);
     const ms = performance.now() - t0;
-    tools[tool].down();
+    await tools[tool].down();
     return ms;
   };
   const server = startServer(env);
   cleanupOnInterrupt(async () => {
     spawnSync(composeBin, ['-p', PROJECT, 'down', '-v'], { cwd: home, env });
+    await engineDown();
     await stopServer(server, env, home, APP);
   });
-  const runs: Record<Tool, number[]> = { berth: [], compose: [] };
+  const runs: Record<Tool, number[]> = { berth: [], compose: [], engine: [] };
+  const order: Tool[] = ['berth', 'compose', 'engine'];
   try {
     await waitForServer(home, TEMPORAL_PORT);
     // The same warm-up for both: the first measured round pays for no worker, network or image set-up.
-    await timeOne('berth');
-    await timeOne('compose');
-    for (let round = 0; round < ROUNDS; round++) {
-      const order: Tool[] = round % 2 === 0 ? ['berth', 'compose'] : ['compose', 'berth'];
-      for (const tool of order) runs[tool].push(await timeOne(tool));
-    }
+    for (const tool of order) await timeOne(tool);
+    for (let round = 0; round < ROUNDS; round++)
+      for (let k = 0; k < order.length; k++) {
+        const tool = order[(round + k) % order.length];
+        runs[tool].push(await timeOne(tool));
+      }
   } finally {
     spawnSync(composeBin, ['-p', PROJECT, 'down', '-v'], { cwd: home, env });
+    await engineDown().catch(() => undefined);
     await stopServer(server, env, home, APP);
   }
   const berth = median(runs.berth);
   const compose = median(runs.compose);
+  const engine = median(runs.engine);
   console.log(
     JSON.stringify({
       benchmark: 'deploy',
@@ -136,8 +183,16 @@ async function main(): Promise<void> {
       composeUpAndReadyMs: Math.round(compose),
       berthSpreadMs: spread(runs.berth),
       composeSpreadMs: spread(runs.compose),
+      engineFloorMs: Math.round(engine),
+      engineSpreadMs: spread(runs.engine),
       ratioBerthToCompose: +(berth / compose).toFixed(2),
-      runs: { berth: runs.berth.map(Math.round), compose: runs.compose.map(Math.round) },
+      ratioBerthToEngine: +(berth / engine).toFixed(2),
+      ratioComposeToEngine: +(compose / engine).toFixed(2),
+      runs: {
+        berth: runs.berth.map(Math.round),
+        compose: runs.compose.map(Math.round),
+        engine: runs.engine.map(Math.round),
+      },
     }),
   );
 }
