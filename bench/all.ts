@@ -211,10 +211,17 @@ const BENCHES: Bench[] = [
     rows: (j) =>
       ((j.phases ?? []) as Json[]).map((p) => ({
         figure: `host down: ${p.phase} (${p.host})`,
-        berth: p.berthMs !== undefined ? s(p.berthMs) : `— (${p.problems.join('; ')})`,
+        berth:
+          (p.berthMs !== undefined ? s(p.berthMs) : `— (${p.problems.join('; ')})`) +
+          (p.berthDeclaredMs !== undefined ? `; declared failed at ${s(p.berthDeclaredMs)}` : ''),
         peer:
           p.swarmMs !== undefined
-            ? `swarm ${s(p.swarmMs)}`
+            ? `swarm ${s(p.swarmMs)}` +
+              (p.swarmDownMs !== undefined ? `; node down at ${s(p.swarmDownMs)}` : '') +
+              (p.nodeRemovedMs !== undefined &&
+              (p.swarmDownMs === undefined || p.nodeRemovedMs < p.swarmDownMs)
+                ? `; node removed by Berth's eviction at ${s(p.nodeRemovedMs)}, before Swarm marked it down`
+                : '')
             : `swarm did not recover within the bound (${(p.problems as string[]).filter((x) => x.startsWith('Swarm')).join('; ') || 'no time'})`,
         ...(p.berthMs !== undefined && p.swarmMs !== undefined
           ? atMost(+(p.berthMs / p.swarmMs).toFixed(2), 1.0)

@@ -97,6 +97,23 @@ async function berthProblems(rig: PoolRig, dead?: string): Promise<string[]> {
   return [...problems, ...stranded.map((i) => `${i.instance} on ${dead}`)];
 }
 
+/** When each side has declared `target` dead, if it has: Berth's inventory, and the swarm's node list. */
+async function detections(
+  rig: PoolRig,
+  target: string,
+): Promise<{ berth: boolean; swarm: boolean; removed: boolean }> {
+  const berth = (await rig.hosts()).some((h) => h.id === target && h.status === 'failed');
+  const nodes = (await (await liveManager(rig, target)).listNodes()) as {
+    Description?: { Hostname?: string };
+    Spec: { Labels?: Record<string, string> };
+    Status?: { State?: string };
+  }[];
+  const node = nodes.find(
+    (n) => n.Description?.Hostname === target || Object.values(n.Spec.Labels ?? {}).includes(target),
+  );
+  return { berth, swarm: node?.Status?.State === 'down', removed: !node };
+}
+
 async function createSwarmService(rig: PoolRig): Promise<void> {
   const manager = await liveManager(rig);
   await manager
@@ -141,6 +158,15 @@ interface PhaseResult {
   swarmMs?: number;
   /** Berth's time over Swarm's: below 1, Berth was faster. */
   berthOverSwarm?: number;
+  /** From the kill until Berth's inventory lists the host failed: detection, apart from the heal. */
+  berthDeclaredMs?: number;
+  /** From the kill until the swarm lists the node down (Swarm's detection; after that it reschedules). */
+  swarmDownMs?: number;
+  /**
+   * From the kill until the node is off the swarm's books: Berth's eviction removes a failed host's
+   * node, which also makes Swarm reschedule its tasks. Before `swarmDownMs`, Swarm was helped.
+   */
+  nodeRemovedMs?: number;
   problems: string[];
 }
 
@@ -170,6 +196,12 @@ async function phase(rig: PoolRig, kind: PhaseResult['phase']): Promise<PhaseRes
         : Promise.resolve([]),
     ]);
     const now = Date.now() - t0;
+    if (result.berthDeclaredMs === undefined || result.nodeRemovedMs === undefined) {
+      const seen = await detections(rig, target).catch(() => undefined);
+      if (seen?.berth) result.berthDeclaredMs ??= now;
+      if (seen?.swarm) result.swarmDownMs ??= now;
+      if (seen?.removed) result.nodeRemovedMs ??= now;
+    }
     if (result.berthMs === undefined) {
       last.berth = b;
       if (b.length === 0) log(`  Berth whole again after ${(result.berthMs = now)} ms`);
