@@ -6,12 +6,14 @@
  * Swarm service (`--endpoint-mode dnsrr`, on an attachable overlay, host-mode published port), the
  * same image and command (a server of its own container id). Phase 1 kills (kill -9 of the whole
  * engine) a host that neither leads the swarm nor holds the registry; it comes back, both settle;
- * phase 2 kills the swarm leader's host. Each side's time runs from the kill until it has 6
+ * then Swarm alone: Berth blind (see `swarmAlone`), another non-leader host killed, so Swarm's own
+ * detection is timed too; phase 2 kills the swarm leader's host. Each side's time runs from the kill until it has 6
  * replicas on live hosts, each running and answering on its published port with its own id (the
  * same readiness, checked the same way by the bench, every 250 ms). Berth senses hosts every 1 s
  * and fails one after 3 missed readings; Swarm keeps its defaults (dispatcher heartbeat 5 s).
  *
- * Prints JSON: both times and their ratio (Berth / Swarm, below 1 = Berth faster, as in bench:swarm) per phase.
+ * Prints JSON: both times and their ratio (Berth / Swarm, below 1 = Berth faster, as in bench:swarm) per
+ * phase, and Berth's non-leader time over Swarm's alone (`berthOverSwarmAlone`).
  */
 import Docker from 'dockerode';
 import { ID_PORT, ID_SERVER_COMMAND, appsHealth, httpGet } from './chaos-checks';
@@ -27,6 +29,9 @@ const SERVICE = 'cfail-sw';
 const NETWORK = 'cfail-swnet';
 /** Bound of one phase, from the kill. */
 const PHASE_LIMIT_MS = 300_000;
+/** Bound of the phase where Swarm detects a failure alone. */
+const SWARM_ALONE_LIMIT_MS = 120_000;
+const FAILURE_THRESHOLD = 3;
 
 const BLUEPRINT = `id: ${APP}
 services:
@@ -220,6 +225,53 @@ async function phase(rig: PoolRig, kind: PhaseResult['phase']): Promise<PhaseRes
   return result;
 }
 
+/** Swarm's own time for a non-leader host, without Berth's eviction. */
+interface AlonePhase {
+  host: string;
+  swarmMs?: number;
+  swarmDownMs?: number;
+  problems: string[];
+}
+
+/**
+ * In the side-by-side phases Berth evicts the failed host's node from the swarm, which makes Swarm
+ * reschedule too: Swarm's time there is partly Berth's. Here Berth is blind (a failure threshold it
+ * never reaches) while a non-leader host is killed, so Swarm detects and reschedules by itself; then
+ * Berth sees again and heals its app (the host was never declared failed: its containers just stopped).
+ */
+async function swarmAlone(rig: PoolRig, threshold: number): Promise<AlonePhase> {
+  await settle(rig, 240_000);
+  const leader = await rig.leader();
+  const registry = (await rig.hosts()).find((h) => h.registry)?.id;
+  const target = [...rig.hostIndex.keys()].find((h) => h !== leader && h !== registry);
+  if (!target) throw new Error(`no non-leader host to kill (leader ${leader})`);
+  rig.cli(['hosts', 'configure', '--failure-threshold', '1000000']);
+  log(`Swarm alone (Berth blind): killing ${target}`);
+  const t0 = Date.now();
+  await rig.stopEngine(target);
+  const result: AlonePhase = { host: target, problems: [] };
+  let last: string[] = [];
+  while (Date.now() - t0 < SWARM_ALONE_LIMIT_MS && result.swarmMs === undefined) {
+    await sleep(250);
+    const problems = await swarmProblems(rig, target).catch((err: Error) => [err.message]);
+    const now = Date.now() - t0;
+    if (result.swarmDownMs === undefined) {
+      const seen = await detections(rig, target).catch(() => undefined);
+      if (seen?.swarm) result.swarmDownMs = now;
+    }
+    last = problems;
+    if (problems.length === 0) log(`  Swarm alone whole again after ${(result.swarmMs = now)} ms`);
+  }
+  if (result.swarmMs === undefined) result.problems.push(`Swarm: ${last.slice(0, 3).join('; ')}`);
+  log(`  ${target} comes back; Berth sees again and heals ${APP}`);
+  await rig.startEngine(target);
+  // Its first readings reset the misses it collected while Berth was blind.
+  await sleep(3_000);
+  rig.cli(['hosts', 'configure', '--failure-threshold', String(threshold)]);
+  rig.cli(['heal', APP]);
+  return result;
+}
+
 async function main(): Promise<void> {
   const rig = new PoolRig({
     prefix: 'cfail',
@@ -227,12 +279,13 @@ async function main(): Promise<void> {
     hosts: 4,
     temporalPort: Number(process.env.BERTH_FAILOVER_PORT ?? 17833),
     senseEveryMs: 1_000,
-    failureThreshold: 3,
+    failureThreshold: FAILURE_THRESHOLD,
     log,
   });
   rig.closeOnSignals();
   const startedAt = Date.now();
   const phases: PhaseResult[] = [];
+  let alone: AlonePhase | undefined;
   let error: string | undefined;
   try {
     await rig.start();
@@ -240,6 +293,7 @@ async function main(): Promise<void> {
     await rig.deploy({ [APP]: BLUEPRINT });
     await createSwarmService(rig);
     phases.push(await phase(rig, 'non-leader'));
+    alone = await swarmAlone(rig, FAILURE_THRESHOLD);
     phases.push(await phase(rig, 'leader'));
   } catch (err) {
     error = (err as Error).message;
@@ -257,9 +311,13 @@ async function main(): Promise<void> {
     benchmark: 'failover',
     replicas: REPLICAS,
     hosts: 4,
-    berth: { senseEveryMs: 1_000, failureThreshold: 3 },
+    berth: { senseEveryMs: 1_000, failureThreshold: FAILURE_THRESHOLD },
     swarm: { endpointMode: 'dnsrr', dispatcherHeartbeat: '5s (default)' },
     phases,
+    ...(alone ? { swarmAlone: alone } : {}),
+    ...(alone?.swarmMs && phases[0]?.berthMs
+      ? { berthOverSwarmAlone: Math.round((phases[0].berthMs / alone.swarmMs) * 100) / 100 }
+      : {}),
     ...(error ? { error } : {}),
     ok: !error && phases.length === 2 && phases.every((p) => p.problems.length === 0),
     minutes: Math.round((Date.now() - startedAt) / 6_000) / 10,
