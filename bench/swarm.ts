@@ -15,7 +15,8 @@
  *   with their defaults (Berth: a reading every 10 s, failed after 3 missed; Swarm: node heartbeat
  *   5 s); Berth's time also waits for its heal operation to complete (its readiness probe passed).
  *
- * Prints JSON: the seconds of each scenario for both and Berth's time over Swarm's. Everything runs
+ * Prints JSON: the seconds of each scenario for both and Berth's time over Swarm's (null, with
+ * `swarmNotDone` saying what it last saw, where Swarm did not finish within the bound). Everything runs
  * in a temporary BERTH_HOME with ports of its own; the hosts (prefix NETNS_PREFIX) are removed.
  */
 import { execFileSync, spawnSync } from 'child_process';
@@ -107,8 +108,26 @@ async function freshHosts(): Promise<void> {
 }
 
 type Scenarios = { deploy: number; scaleUp: number; scaleDown: number; hostDown: number };
+/** Swarm's side: null where it did not get there within SCENARIO_TIMEOUT_MS (the next scenario still runs). */
+type SwarmScenarios = { [K in keyof Scenarios]: number | null };
 
-async function swarmRuns(): Promise<Scenarios> {
+/** `until`, but a scenario Swarm does not finish is recorded as null with what was last seen. */
+async function swarmUntil(
+  scenario: keyof Scenarios,
+  what: string,
+  t0: number,
+  done: () => Promise<boolean>,
+): Promise<number | null> {
+  try {
+    return await until(what, t0, done);
+  } catch (err) {
+    swarmStuck[scenario] = (err as Error).message;
+    return null;
+  }
+}
+const swarmStuck: Partial<Record<keyof Scenarios, string>> = {};
+
+async function swarmRuns(): Promise<SwarmScenarios> {
   await freshHosts();
   for (const i of HOSTS)
     execFileSync(
@@ -180,21 +199,22 @@ async function swarmRuns(): Promise<Scenarios> {
     ],
     1,
   );
-  const deploy = await until('swarm deploy', t0, async () => (await running(1)) === DEPLOY);
-  const scaleTo = async (n: number) => {
+  const deploy = await swarmUntil('deploy', 'swarm deploy', t0, async () => (await running(1)) === DEPLOY);
+  const scaleTo = async (scenario: 'scaleUp' | 'scaleDown', n: number) => {
     t0 = performance.now();
     docker(['service', 'scale', '--detach', `${SERVICE}=${n}`], 1);
-    return until(`swarm scale to ${n}`, t0, async () => (await running(1)) === n);
+    return swarmUntil(scenario, `swarm scale to ${n}`, t0, async () => (await running(1)) === n);
   };
-  const scaleUp = await scaleTo(SCALE_UP);
-  const scaleDown = await scaleTo(SCALE_DOWN);
+  const scaleUp = await scaleTo('scaleUp', SCALE_UP);
+  const scaleDown = await scaleTo('scaleDown', SCALE_DOWN);
   const leader = await leaderIndex(1);
   const victim = HOSTS.find((i) => i !== leader)!;
   const survivor = HOSTS.find((i) => i !== leader && i !== victim)!;
   const victimNode = ((await engine(victim).info()) as { Swarm: { NodeID: string } }).Swarm.NodeID;
   t0 = performance.now();
   await stopNetnsDocker(NETNS_PREFIX, victim);
-  const hostDown = await until(
+  const hostDown = await swarmUntil(
+    'hostDown',
     'swarm host down',
     t0,
     async () => (await running(survivor, victimNode)) === SCALE_DOWN,
@@ -306,7 +326,7 @@ async function berthRuns(): Promise<Scenarios> {
 
 async function main(): Promise<void> {
   cleanupOnInterrupt(() => destroyAllNetnsHosts(NETNS_PREFIX));
-  let swarm: Scenarios;
+  let swarm: SwarmScenarios;
   let ours: Scenarios;
   try {
     swarm = await swarmRuns();
@@ -314,7 +334,10 @@ async function main(): Promise<void> {
   } finally {
     await destroyAllNetnsHosts(NETNS_PREFIX).catch(() => undefined);
   }
-  const ratio = (k: keyof Scenarios) => +(ours[k] / swarm[k]).toFixed(2);
+  const ratio = (k: keyof Scenarios) => {
+    const theirs = swarm[k];
+    return theirs === null ? null : +(ours[k] / theirs).toFixed(2);
+  };
   console.log(
     JSON.stringify({
       benchmark: 'swarm',
@@ -323,6 +346,7 @@ async function main(): Promise<void> {
       readyInterval: READY_INTERVAL,
       berthSeconds: ours,
       swarmSeconds: swarm,
+      ...(Object.keys(swarmStuck).length ? { swarmNotDone: swarmStuck } : {}),
       berthOverSwarm: {
         deploy: ratio('deploy'),
         scaleUp: ratio('scaleUp'),
