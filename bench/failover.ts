@@ -241,12 +241,18 @@ interface AlonePhase {
  */
 async function swarmAlone(rig: PoolRig, threshold: number): Promise<AlonePhase> {
   await settle(rig, 240_000);
+  // The host killed before has no tasks now (Swarm does not move tasks back): spread them again.
+  await rebalanceSwarm(rig);
+  await settle(rig, 240_000);
   const leader = await rig.leader();
   const registry = (await rig.hosts()).find((h) => h.registry)?.id;
-  const target = [...rig.hostIndex.keys()].find((h) => h !== leader && h !== registry);
-  if (!target) throw new Error(`no non-leader host to kill (leader ${leader})`);
+  const tasks = await swarmTasksByHost(rig);
+  const target = [...rig.hostIndex.keys()]
+    .filter((h) => h !== leader && h !== registry && (tasks.get(h) ?? 0) > 0)
+    .sort((a, b) => (tasks.get(b) ?? 0) - (tasks.get(a) ?? 0))[0];
+  if (!target) throw new Error(`no non-leader host with Swarm tasks to kill (leader ${leader})`);
   rig.cli(['hosts', 'configure', '--failure-threshold', '1000000']);
-  log(`Swarm alone (Berth blind): killing ${target}`);
+  log(`Swarm alone (Berth blind): killing ${target}, which runs ${tasks.get(target)} of its tasks`);
   const t0 = Date.now();
   await rig.stopEngine(target);
   const result: AlonePhase = { host: target, problems: [] };
@@ -270,6 +276,43 @@ async function swarmAlone(rig: PoolRig, threshold: number): Promise<AlonePhase> 
   rig.cli(['hosts', 'configure', '--failure-threshold', String(threshold)]);
   rig.cli(['heal', APP]);
   return result;
+}
+
+/** How many of the service's tasks each host runs (desired state running). */
+async function swarmTasksByHost(rig: PoolRig): Promise<Map<string, number>> {
+  const manager = await liveManager(rig);
+  const nodes = (await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[];
+  const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
+  const tasks = (await manager.listTasks({
+    filters: { service: [SERVICE], 'desired-state': ['running'] },
+  })) as SwarmTask[];
+  const counts = new Map<string, number>();
+  for (const t of tasks) {
+    const host = hostOf.get(t.NodeID) ?? t.NodeID;
+    counts.set(host, (counts.get(host) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** `docker service update --force`: Swarm's own way to spread a service's tasks over its nodes again. */
+async function rebalanceSwarm(rig: PoolRig): Promise<void> {
+  const service = (await liveManager(rig)).getService(SERVICE);
+  const info = (await service.inspect()) as {
+    Version: { Index: number };
+    Spec: { TaskTemplate: { ForceUpdate?: number } };
+  };
+  const spec = info.Spec;
+  spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+  await service.update({ version: info.Version.Index, ...spec });
+  // Bounded wait for the rolling update to finish (until then the old spread still answers).
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    await sleep(1_000);
+    const now = (await service.inspect().catch(() => undefined)) as
+      { UpdateStatus?: { State?: string } } | undefined;
+    if (now?.UpdateStatus?.State === 'completed') return;
+  }
+  throw new Error('the Swarm service did not finish spreading its tasks again within 180 s');
 }
 
 async function main(): Promise<void> {
