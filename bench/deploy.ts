@@ -13,7 +13,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { removeLabelledContainers } from '../activities/common';
 import { createDockerClient } from '../src/adapters/docker';
+import { mapLimit } from '../src/core/concurrency';
 import { OPERATION_DEFAULTS } from '../workflows/api/operations';
 import {
   BERTH,
@@ -76,15 +78,6 @@ async function ready(label: string): Promise<void> {
   );
 }
 
-/** At most `limit` of `fn` in flight. */
-async function inLanes<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
 /**
  * The engine's floor: what the same 50 containers cost Docker itself, with nothing in between (no
  * CLI, no workflow, no readiness of its own: the bench's readiness check, as for the others).
@@ -92,7 +85,7 @@ async function inLanes<T>(items: T[], limit: number, fn: (item: T) => Promise<un
 async function engineUp(): Promise<void> {
   const [name, value] = ENGINE_LABEL.split('=');
   await docker.createNetwork({ Name: ENGINE_NETWORK, Labels: { [name]: value } });
-  await inLanes([...Array(INSTANCES).keys()], OPERATION_DEFAULTS.parallelism, async () => {
+  await mapLimit([...Array(INSTANCES).keys()], OPERATION_DEFAULTS.parallelism, async () => {
     const container = await docker.createContainer({
       Image: 'berth/busybox:1',
       Cmd: ['httpd', '-f', '-p', '8080', '-h', '/www'],
@@ -108,8 +101,7 @@ async function engineUp(): Promise<void> {
 }
 
 async function engineDown(): Promise<void> {
-  const made = await docker.listContainers({ all: true, filters: { label: [ENGINE_LABEL] } });
-  await inLanes(made, 16, (c) => docker.getContainer(c.Id).remove({ force: true }));
+  await removeLabelledContainers(docker, [ENGINE_LABEL]);
   const networks = await docker.listNetworks({ filters: { label: [ENGINE_LABEL] } });
   for (const n of networks) await docker.getNetwork(n.Id).remove();
 }

@@ -67,19 +67,23 @@ async function liveManager(rig: PoolRig, except?: string): Promise<Docker> {
   throw new Error('no swarm manager answers');
 }
 
-/** Problems of the Swarm service: replicas short, on `dead`, not running, or not answering. */
-async function swarmProblems(rig: PoolRig, dead?: string): Promise<string[]> {
-  const manager = await liveManager(rig, dead);
+/** The service's tasks meant to run, each with the host (its node's hostname) it is on. */
+async function swarmTasks(manager: Docker): Promise<{ task: SwarmTask; host: string }[]> {
   const nodes = (await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[];
   const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
   const tasks = (await manager.listTasks({
     filters: { service: [SERVICE], 'desired-state': ['running'] },
   })) as SwarmTask[];
+  return tasks.map((task) => ({ task, host: hostOf.get(task.NodeID) ?? task.NodeID }));
+}
+
+/** Problems of the Swarm service: replicas short, on `dead`, not running, or not answering. */
+async function swarmProblems(rig: PoolRig, dead?: string): Promise<string[]> {
+  const tasks = await swarmTasks(await liveManager(rig, dead));
   const addresses = new Map((await rig.hosts()).map((h) => [h.id, h.address]));
   const problems: string[] = [];
   const answering = await Promise.all(
-    tasks.map(async (t) => {
-      const host = hostOf.get(t.NodeID) ?? t.NodeID;
+    tasks.map(async ({ task: t, host }) => {
       if (host === dead) return `task on ${dead}`;
       if (t.Status.State !== 'running') return `task ${t.Status.State} on ${host}`;
       const port = t.Status.PortStatus?.Ports?.find((p) => p.TargetPort === ID_PORT)?.PublishedPort;
@@ -280,17 +284,9 @@ async function swarmAlone(rig: PoolRig, threshold: number): Promise<AlonePhase> 
 
 /** How many of the service's tasks each host runs (desired state running). */
 async function swarmTasksByHost(rig: PoolRig): Promise<Map<string, number>> {
-  const manager = await liveManager(rig);
-  const nodes = (await manager.listNodes()) as { ID: string; Description?: { Hostname?: string } }[];
-  const hostOf = new Map(nodes.map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
-  const tasks = (await manager.listTasks({
-    filters: { service: [SERVICE], 'desired-state': ['running'] },
-  })) as SwarmTask[];
   const counts = new Map<string, number>();
-  for (const t of tasks) {
-    const host = hostOf.get(t.NodeID) ?? t.NodeID;
+  for (const { host } of await swarmTasks(await liveManager(rig)))
     counts.set(host, (counts.get(host) ?? 0) + 1);
-  }
   return counts;
 }
 

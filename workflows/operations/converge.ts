@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, patched, sleep }
 import type { Blueprint, Service } from '../../src/core/blueprint/model';
 import { resolveEnv } from '../../src/core/blueprint/references';
 import { canonicalJson, stableHash } from '../../src/core/hash';
+import { mapLimit } from '../../src/core/concurrency';
 import { withoutRegistry } from '../../src/core/images';
 import { assignAddress, dynamicRangeOf, gatewayOf, isAssignable } from '../../src/core/ipam';
 import { containerName, instanceDnsName, networkName, serviceDnsName } from '../../src/core/names';
@@ -953,20 +954,6 @@ class Convergence {
     }
     await docker.releaseHosts({ app, instances: gone });
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, lane));
-  return results;
 }
 
 /**
