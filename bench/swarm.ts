@@ -12,7 +12,7 @@
  * - host down: the Docker engine of a host that is neither the swarm's leader nor (for Berth) the
  *   pool registry's is killed (`netns-host.sh stop-docker`: kill -9 of dockerd, containerd, shims
  *   and containers); until all 30 replicas run again on the two others. Both detect the failure
- *   with their defaults (Berth: a reading every 10 s, failed after 3 missed; Swarm: node heartbeat
+ *   with their defaults (Berth: a reading every 5 s, failed after 3 missed; Swarm: node heartbeat
  *   5 s); Berth's time also waits for its heal operation to complete (its readiness probe passed).
  *
  * Prints JSON: the seconds of each scenario for both and Berth's time over Swarm's (null, with

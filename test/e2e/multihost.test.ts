@@ -12,7 +12,7 @@ import {
 } from '../../src/adapters/netns';
 import { berthHome } from '../../src/adapters/paths';
 import { followJsonStream } from '../../src/adapters/images';
-import { FIXTURE_KEY, RECORDING, saveHistory } from '../support/histories';
+import { FIXTURE_KEY, RECORDING, historyJson, saveHistory } from '../support/histories';
 import { execIn, multihostPrefix, uniqueApp } from '../support/docker';
 import { expectOneLineError, runCli, workerProcessFixture, type CliResult } from '../support/cli';
 
@@ -132,6 +132,24 @@ describe('an app spread over three netns Docker hosts', () => {
       ['ready', 'manager'],
       ['ready', 'manager'],
     ]);
+  });
+
+  test('sensing rounds start an interval apart: each wait is the interval less what the round before took', async () => {
+    await new Promise((r) => setTimeout(r, 6_000)); // rounds at the configured 1 s
+    const events = (
+      JSON.parse(historyJson(inventoryWorkflowId(env.BERTH_TASK_QUEUE!))) as {
+        events: { timerStartedEventAttributes?: { startToFireTimeout?: string } }[];
+      }
+    ).events;
+    const waitsMs = events
+      .map((e) => e.timerStartedEventAttributes?.startToFireTimeout)
+      .filter((d): d is string => d !== undefined)
+      .map((d) => Number(d.replace(/s$/, '')) * 1000)
+      .slice(-5);
+    expect(waitsMs).toHaveLength(5);
+    // Timing each wait from the round's end instead would make every one a full 1,000 ms.
+    expect(waitsMs.every((ms) => ms <= 1_000)).toBe(true);
+    expect(waitsMs.filter((ms) => ms < 1_000).length).toBeGreaterThanOrEqual(3);
   });
 
   test('a host that is unreachable or refuses the key is not added, and the pool is unchanged', async () => {

@@ -27,11 +27,18 @@ export function saveHistory(
   { address = testAddress(), dir = HISTORIES_DIR }: { address?: string; dir?: string } = {},
 ): void {
   fs.mkdirSync(dir, { recursive: true });
-  const json = execFileSync(
+  fs.writeFileSync(path.join(dir, `${name}.json`), historyJson(workflowId, address));
+  writeWorkflowId(dir, `${name}.json`, workflowId);
+}
+
+/** A workflow's history so far, as `temporal workflow show -o json` prints it. */
+export function historyJson(workflowId: string, address = testAddress()): string {
+  return execFileSync(
     findTemporalCli(),
     ['workflow', 'show', '--address', address, '-w', workflowId, '-o', 'json'],
-    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
   );
-  fs.writeFileSync(path.join(dir, `${name}.json`), json);
-  writeWorkflowId(dir, `${name}.json`, workflowId);
 }

@@ -80,7 +80,7 @@ export interface NetnsProvider {
 }
 
 export interface PoolSettings {
-  /** How often hosts are sensed. Default 10 s. */
+  /** How often hosts are sensed (from one round's start to the next). Default 5 s. */
   sensorIntervalMs: number;
   /** Consecutive missed rounds before a host is failed. Default 3. */
   failureThreshold: number;
@@ -174,7 +174,7 @@ export interface NetnsRequest {
 }
 
 export const DEFAULT_POOL = { cidr: '10.201.0.0/16', prefixLength: 24 };
-export const DEFAULT_POOL_SETTINGS: PoolSettings = { sensorIntervalMs: 10_000, failureThreshold: 3 };
+export const DEFAULT_POOL_SETTINGS: PoolSettings = { sensorIntervalMs: 5_000, failureThreshold: 3 };
 
 export const reserveUpdate = defineUpdate<ReserveResult, [ReserveRequest]>('reserve');
 export const releaseUpdate = defineUpdate<number, [{ app: string; instances?: string[] }]>('release');

@@ -9,6 +9,7 @@ import { messageOf } from '../../src/core/failures';
 import { loadFigures, readingTimeoutMs } from '../../src/core/host-load';
 import type { HostRecord, HostSensors } from '../api/inventory';
 import { hostActivities } from '../activity-options';
+import { nowMs } from '../policies/common';
 import { remote, type Pool } from './pool';
 
 /** Marks histories in which failed hosts are sensed and rejoin when they answer again. */
@@ -26,15 +27,25 @@ export class HostSensing {
   /** Senses until the server suggests a new run. */
   async run(): Promise<void> {
     const { pool } = this;
+    let roundStartedAt: number | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const { sensorIntervalMs, failureThreshold } = pool.settings();
       // Failed hosts are sensed too, so one that comes back rejoins (histories from before: not).
       const rejoining = patched(REJOIN_PATCH);
       // A pool of only the local engine has nothing to sense: no timer until a remote host joins.
       const sensing = () => pool.state.hosts.some((h) => remote(h) && (rejoining || h.status !== 'failed'));
-      if (!sensing()) await condition(() => workflowInfo().continueAsNewSuggested || sensing());
-      await condition(() => workflowInfo().continueAsNewSuggested, sensorIntervalMs);
+      if (!sensing()) {
+        await condition(() => workflowInfo().continueAsNewSuggested || sensing());
+        roundStartedAt = undefined;
+      }
+      // Rounds start an interval apart, so a host is failed after threshold × interval, not after
+      // threshold × (interval + the round's own readings and round trips). Only the timer's duration
+      // changes, which replay does not check (never 0: the SDK makes it at least 1 ms).
+      const waitMs =
+        roundStartedAt === undefined ? sensorIntervalMs : roundStartedAt + sensorIntervalMs - nowMs();
+      await condition(() => workflowInfo().continueAsNewSuggested, Math.max(1, waitMs));
       if (workflowInfo().continueAsNewSuggested) break;
+      roundStartedAt = nowMs();
       if (pool.changing) continue;
       if (rejoining) this.probeFailed(failureThreshold);
       await this.senseRound(failureThreshold);

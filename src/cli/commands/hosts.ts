@@ -7,6 +7,7 @@ import { parseSshUrl, type HostConnection } from '../../core/hosts';
 import {
   addHostUpdate,
   addNetnsHostsUpdate,
+  DEFAULT_POOL_SETTINGS,
   drainHostUpdate,
   removeHostUpdate,
   settingsUpdate,
@@ -146,8 +147,14 @@ export function registerHosts(program: Command): void {
   hosts
     .command('configure')
     .description('how the pool watches its hosts: sensing interval and misses before a host is failed')
-    .option('--sense-every <duration>', 'sensing interval (default 10s)')
-    .option('--failure-threshold <n>', 'consecutive missed readings before a host is failed (default 3)')
+    .option(
+      '--sense-every <duration>',
+      `sensing interval (default ${DEFAULT_POOL_SETTINGS.sensorIntervalMs / 1000}s)`,
+    )
+    .option(
+      '--failure-threshold <n>',
+      `consecutive missed readings before a host is failed (default ${DEFAULT_POOL_SETTINGS.failureThreshold})`,
+    )
     .option('--json', 'machine-readable output')
     .action(async (opts: { senseEvery?: string; failureThreshold?: string; json?: boolean }) => {
       setJsonMode(Boolean(opts.json));
