@@ -122,6 +122,13 @@ async function readAll(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, lane));
-  return out;
+  const lanes = Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, lane));
+  // A call in flight can outlive the deadline by far: on a host cut off mid-read it waits until the
+  // SSH connection is given up (~20 s), and held the whole sensing round (every host's reading) with
+  // it. The reading ends at the deadline with what it has; later answers do not change it.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadlineMs - Date.now()))));
+  await Promise.race([lanes, deadline]);
+  clearTimeout(timer);
+  return new Map(out);
 }
