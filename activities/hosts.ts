@@ -123,18 +123,27 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
     }
   }
 
-  /** The swarm's leader as the first of `managers` that answers sees it (undefined when none does). */
-  async function leaderAmong(managers: HostConnection[]): Promise<string | undefined> {
-    for (const m of managers) {
-      try {
-        const docker = await withTimeout(pool.docker(m), 5_000, 'connect');
-        const leader = await withTimeout(swarmLeader(docker), 5_000, 'nodes');
-        if (leader) return leader;
-      } catch {
-        // the next one
-      }
-    }
-    return undefined;
+  /**
+   * The swarm's leader as the first of `managers` to name one other than `notLeader`, with that
+   * manager's engine. All are asked at once: while the swarm elects, a manager can take seconds to
+   * say it knows no leader, and asking them in turn added those seconds up.
+   */
+  function leaderAmong(
+    managers: HostConnection[],
+    notLeader?: string,
+  ): Promise<{ leader: string; via: Docker; manager: HostConnection } | undefined> {
+    return new Promise((resolve) => {
+      let pending = managers.length;
+      if (pending === 0) return resolve(undefined);
+      for (const m of managers)
+        (async () => {
+          const docker = await withTimeout(pool.docker(m), 5_000, `host ${m.id} did not connect`);
+          const leader = await withTimeout(swarmLeader(docker), 5_000, 'no answer');
+          if (leader && leader !== notLeader) resolve({ leader, via: docker, manager: m });
+        })()
+          .catch((err) => dropsConnection(err) && pool.forget(m.id))
+          .finally(() => --pending === 0 && resolve(undefined));
+    });
   }
 
   /**
@@ -348,21 +357,18 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       meter.forget(req.host.id);
       const deadline = Date.now() + (req.waitMs ?? 60_000);
       for (let attempt = 0; attempt < 600 && Date.now() < deadline; attempt++) {
-        for (const m of req.managers) {
-          heartbeat(`evicting ${req.host.id} through ${m.id}`);
+        heartbeat(`evicting ${req.host.id}: asking the managers for a leader`);
+        const found = await leaderAmong(req.managers, req.host.id);
+        if (found)
           try {
-            const docker = await withTimeout(pool.docker(m), 5_000, `host ${m.id} did not connect`);
-            const leader = await withTimeout(swarmLeader(docker), 5_000, 'no answer');
-            if (!leader || leader === req.host.id) continue;
-            await withTimeout(removeSwarmNode(docker, req.host.id), 20_000, 'node removal timed out');
-            const roles = await withTimeout(promoteManagers(docker), 10_000, 'promotion timed out').catch(
+            await withTimeout(removeSwarmNode(found.via, req.host.id), 20_000, 'node removal timed out');
+            const roles = await withTimeout(promoteManagers(found.via), 10_000, 'promotion timed out').catch(
               () => ({}),
             );
-            return { evicted: true, roles, leader };
+            return { evicted: true, roles, leader: found.leader };
           } catch (err) {
-            if (dropsConnection(err)) pool.forget(m.id);
+            if (dropsConnection(err)) pool.forget(found.manager.id);
           }
-        }
         await new Promise((r) => setTimeout(r, 1_000));
       }
       return { evicted: false, roles: {} };
@@ -381,7 +387,7 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
       live: HostConnection[];
       apps: string[];
     }): Promise<{ registry: string; host: string; images: string[]; missing: string[] }> {
-      const leader = await leaderAmong(req.candidates);
+      const leader = (await leaderAmong(req.candidates))?.leader;
       const order = [
         ...req.candidates.filter((c) => c.id !== leader),
         ...req.candidates.filter((c) => c.id === leader),
