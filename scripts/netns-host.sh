@@ -174,11 +174,8 @@ docker_up() { # LAN
   if alive_with "$RUN/docker.pid" "$RUN/" && docker_answers; then return 0; fi
   kill_engine # leftovers of a crashed or stopped engine
   mkdir -p "$RUN" "$DATA/data"
-  # Isolated from the machine's /etc/docker/daemon.json. The swarm's managers elect a new leader
-  # after 5–10 s without one instead of 10–20 s (raft's election tick, 1 s, is 10 by default): on
-  # these hosts of one machine no flaky network calls for the longer wait, and a dead leader's
-  # eviction, and so every heal after it, waits for the election (DECISIONS, 2026-12-07).
-  [ -f "$DATA/daemon.json" ] || echo '{"swarm-raft-election-tick": 5}' >"$DATA/daemon.json"
+  # isolate from the machine's /etc/docker/daemon.json
+  [ -f "$DATA/daemon.json" ] || echo '{}' >"$DATA/daemon.json"
   rm -f "$SOCK"
   setsid nsenter --net="/run/netns/$NS" unshare --mount --uts --propagation slave -- \
     "$SELF" _hostexec "$P" "$I" "$lan" >>"$DATA/dockerd.log" 2>&1 </dev/null 8>&- 9>&- &
