@@ -128,22 +128,22 @@ export function createHostActivities({ docker: localDocker, pool }: HostActivity
    * manager's engine. All are asked at once: while the swarm elects, a manager can take seconds to
    * say it knows no leader, and asking them in turn added those seconds up.
    */
-  function leaderAmong(
+  async function leaderAmong(
     managers: HostConnection[],
     notLeader?: string,
   ): Promise<{ leader: string; via: Docker; manager: HostConnection } | undefined> {
-    return new Promise((resolve) => {
-      let pending = managers.length;
-      if (pending === 0) return resolve(undefined);
-      for (const m of managers)
-        (async () => {
-          const docker = await withTimeout(pool.docker(m), 5_000, `host ${m.id} did not connect`);
-          const leader = await withTimeout(swarmLeader(docker), 5_000, 'no answer');
-          if (leader && leader !== notLeader) resolve({ leader, via: docker, manager: m });
-        })()
-          .catch((err) => dropsConnection(err) && pool.forget(m.id))
-          .finally(() => --pending === 0 && resolve(undefined));
-    });
+    const ask = async (m: HostConnection) => {
+      try {
+        const docker = await withTimeout(pool.docker(m), 5_000, `host ${m.id} did not connect`);
+        const leader = await withTimeout(swarmLeader(docker), 5_000, 'no answer');
+        if (!leader || leader === notLeader) throw new Error(`host ${m.id} names no new leader`);
+        return { leader, via: docker, manager: m };
+      } catch (err) {
+        if (dropsConnection(err)) pool.forget(m.id);
+        throw err;
+      }
+    };
+    return Promise.any(managers.map(ask)).catch(() => undefined);
   }
 
   /**
