@@ -33,6 +33,10 @@ export function strategyNames(): string[] {
   return [...Object.keys(BUILTIN_STRATEGIES), ...[...custom.keys()].sort()];
 }
 
+export function isBuiltinStrategy(name: string): boolean {
+  return Object.hasOwn(BUILTIN_STRATEGIES, name);
+}
+
 export function strategyFactory(name: string): StrategyFactory | undefined {
   return Object.hasOwn(BUILTIN_STRATEGIES, name) ? BUILTIN_STRATEGIES[name] : custom.get(name)?.factory;
 }

@@ -15,30 +15,28 @@ function weightOf(cfg: ConfigReader): number {
   return cfg.number('weight', 1, { min: 0 });
 }
 
-/** A per-host boolean computed once from labels/id and extended as hosts are added. */
+/**
+ * A per-host boolean computed once from labels/id and extended as hosts are added. Kept per run's
+ * state in a WeakMap: a compiled chain may outlive its run (engine.ts, ChainCache) and must not hold
+ * the run's hosts.
+ */
 export class HostMask {
-  private mask = new Uint8Array(0);
-  private computed = 0;
-  private epoch = -1;
-  private state: ClusterState | undefined;
+  private byState = new WeakMap<ClusterState, { mask: Uint8Array; computed: number; epoch: number }>();
 
   constructor(private readonly test: (labels: Record<string, string>, id: string) => boolean) {}
 
   get(state: ClusterState): Uint8Array {
-    if (state !== this.state || state.epoch !== this.epoch) {
-      this.state = state;
-      this.epoch = state.epoch;
-      this.computed = 0;
+    let m = this.byState.get(state);
+    if (!m || m.epoch !== state.epoch)
+      this.byState.set(state, (m = { mask: new Uint8Array(0), computed: 0, epoch: state.epoch }));
+    if (m.mask.length < state.n) {
+      const grown = new Uint8Array(Math.max(16, state.n * 2));
+      grown.set(m.mask.subarray(0, m.computed));
+      m.mask = grown;
     }
-    if (this.mask.length < state.n) {
-      const m = new Uint8Array(Math.max(16, state.n * 2));
-      m.set(this.mask.subarray(0, this.computed));
-      this.mask = m;
-    }
-    for (let i = this.computed; i < state.n; i++)
-      this.mask[i] = this.test(state.labels[i], state.ids[i]) ? 1 : 0;
-    this.computed = state.n;
-    return this.mask;
+    for (let i = m.computed; i < state.n; i++) m.mask[i] = this.test(state.labels[i], state.ids[i]) ? 1 : 0;
+    m.computed = state.n;
+    return m.mask;
   }
 }
 
@@ -307,10 +305,9 @@ function fitScorer(pack: boolean): StrategyFactory {
     // Per-host caches of the score, one per request size (cores, memory), keyed by the host's
     // counter version: after a placement only one host changes, so the next container of any size
     // seen recently reuses the rest. Several sizes, because services of different sizes are placed
-    // interleaved; the least recently used size gives way beyond FIT_CACHE_SIZES.
-    let cState: ClusterState | undefined;
-    let cEpoch = -1;
-    let caches: FitCache[] = [];
+    // interleaved; the least recently used size gives way beyond FIT_CACHE_SIZES. Kept by the run's
+    // state in a WeakMap, as HostMask is.
+    const byState = new WeakMap<ClusterState, { epoch: number; caches: FitCache[] }>();
     return {
       scorer: {
         weight,
@@ -319,13 +316,14 @@ function fitScorer(pack: boolean): StrategyFactory {
           const { cpuUsed, cpuCap, memUsed, memCap, version } = state;
           const rc = ctx.container.cpus;
           const rm = ctx.container.memoryBytes;
-          if (state !== cState || state.epoch !== cEpoch) {
-            cState = state;
-            cEpoch = state.epoch;
-            caches = [];
-          }
           // A few hosts (kept verdicts re-judging the changed ones) would never hit the cache.
-          const cache = n >= FIT_CACHE_FROM ? fitCacheFor(caches, rc, rm, state.n) : undefined;
+          let cache: FitCache | undefined;
+          if (n >= FIT_CACHE_FROM) {
+            let run = byState.get(state);
+            if (!run || run.epoch !== state.epoch)
+              byState.set(state, (run = { epoch: state.epoch, caches: [] }));
+            cache = fitCacheFor(run.caches, rc, rm, state.n);
+          }
           for (let i = 0; i < n; i++) {
             const h = cand[i];
             if (cache && cache.stamp[h] === version[h]) {

@@ -28,6 +28,8 @@ export interface Ranked {
 export class Scratch {
   work = new Int32Array(0);
   before = new Int32Array(0);
+  /** A kind's re-judged hosts, kept for mending its tree (the filters reorder `work`). */
+  judged = new Int32Array(0);
   total = new Float64Array(0);
   tmp = new Float64Array(0);
 
@@ -36,6 +38,7 @@ export class Scratch {
     const k = Math.max(16, n * 2);
     this.work = new Int32Array(k);
     this.before = new Int32Array(k);
+    this.judged = new Int32Array(k);
     this.total = new Float64Array(k);
     this.tmp = new Float64Array(k);
   }
@@ -154,7 +157,8 @@ export class KeptVerdicts {
     const { work, before, total, tmp } = scratch;
     const { removedBy, filters, removed, tree, leaves, score } = this;
     // Every judged host's leaf is rewritten here; the tree above them is mended once at the end.
-    const all = bulk ? undefined : work.slice(0, m);
+    const { judged } = scratch;
+    if (!bulk) for (let i = 0; i < m; i++) judged[i] = work[i];
     let n = m;
     for (let f = 0; f < filters.length && n > 0; f++) {
       for (let i = 0; i < n; i++) before[i] = work[i];
@@ -189,15 +193,14 @@ export class KeptVerdicts {
       score[h] = this.scorers.length ? total[i] * inv : 0;
       tree[leaves + h] = h;
     }
-    if (all) this.mend(all);
+    if (!bulk) this.mend(judged, m);
   }
 
-  /** Recomputes the tree nodes above the given leaves, level by level, each node once. */
-  private mend(level: Int32Array): void {
+  /** Recomputes the tree nodes above the leaves `level[0..n)`, level by level, each node once. */
+  private mend(level: Int32Array, n: number): void {
     const t = this.tree;
     const mark = this.mark;
     const gen = ++this.generation;
-    let n = level.length;
     for (let i = 0; i < n; i++) level[i] = (this.leaves + level[i]) >> 1;
     while (n > 0) {
       let k = 0;
