@@ -297,37 +297,12 @@ function scoreCandidates(chain: CompiledChain, ctx: PlacementContext, n: number,
   }
   // No scorer: every host scores 0, so the order is the host id order.
   if (weights === 0) return [...cand.subarray(0, Math.min(n, 3))].map((host) => ({ host, score: 0 }));
-  // b0 starts at -1: starting at 0 (as before) listed host 0 a second time, at -Infinity, when n < 3.
-  let b0 = -1;
-  let b1 = -1;
-  let b2 = -1;
-  let s0 = -Infinity;
-  let s1 = -Infinity;
-  let s2 = -Infinity;
   const inv = 1 / weights;
-  for (let i = 0; i < n; i++) {
-    const s = total[i] * inv;
-    if (s > s0) {
-      b2 = b1;
-      s2 = s1;
-      b1 = b0;
-      s1 = s0;
-      b0 = i;
-      s0 = s;
-    } else if (s > s1) {
-      b2 = b1;
-      s2 = s1;
-      b1 = i;
-      s1 = s;
-    } else if (s > s2) {
-      b2 = i;
-      s2 = s;
-    }
-  }
-  const top: Ranked[] = [{ host: cand[b0], score: s0 }];
-  if (b1 >= 0) top.push({ host: cand[b1], score: s1 });
-  if (b2 >= 0) top.push({ host: cand[b2], score: s2 });
-  return top;
+  const top = scratch.top;
+  top.reset();
+  // Candidates are in ascending host order, so a tie keeps the lower index.
+  for (let i = 0; i < n; i++) top.offer(cand[i], total[i] * inv);
+  return top.ranked();
 }
 
 /** Hosts added by provisioning strategies in one run, and their plans. */

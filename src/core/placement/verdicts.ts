@@ -4,8 +4,12 @@
  * counters of one host only, so when every strategy of the chain is host-local (its verdict on a host
  * reads that host's counters, labels and id and the container's demand, nothing else), the next
  * container of the same kind needs only the hosts that changed since it last looked: the engine keeps
- * a log of changed hosts, and each kind re-judges the log's new entries. The best hosts come from a
- * tournament tree over the scores (ties to the lowest index, as the full scan breaks them).
+ * a log of changed hosts, and each kind re-judges the log's new entries. The best hosts come from
+ * blocks of 32 scores: a re-judged host makes its block stale, each stale block's best is found by
+ * one scan before the next query, and the three best hosts lie in the three best blocks (ties to the
+ * lowest index, as the full scan breaks them). Scanning a block's slots side by side costs less than
+ * mending a tree's path for each re-judged host: most hosts' paths share few nodes, and each step
+ * reads memory far from the last.
  *
  * The arithmetic is the full scan's, term by term (`Σ wᵢ·sᵢ` in chain order, times `1 / Σ wᵢ`), so
  * both paths give the same placements, scores and explanations; a unit test compares them on random
@@ -28,17 +32,16 @@ export interface Ranked {
 export class Scratch {
   work = new Int32Array(0);
   before = new Int32Array(0);
-  /** A kind's re-judged hosts, kept for mending its tree (the filters reorder `work`). */
-  judged = new Int32Array(0);
   total = new Float64Array(0);
   tmp = new Float64Array(0);
+  /** The three best candidates of a full scan. */
+  readonly top = new Top3();
 
   ensure(n: number): void {
     if (this.work.length >= n) return;
     const k = Math.max(16, n * 2);
     this.work = new Int32Array(k);
     this.before = new Int32Array(k);
-    this.judged = new Int32Array(k);
     this.total = new Float64Array(k);
     this.tmp = new Float64Array(k);
   }
@@ -53,6 +56,10 @@ export function filterCount(nf: NamedFilter, excluded: number, ctx: PlacementCon
   };
 }
 
+/** Hosts per block of scores: a block's best is found by one scan of its slots, side by side. */
+const BLOCK_BITS = 5;
+const BLOCK = 1 << BLOCK_BITS;
+
 export class KeptVerdicts {
   /** Hosts judged so far (indices below this are current up to the log position `seen`). */
   private judged = 0;
@@ -60,15 +67,20 @@ export class KeptVerdicts {
   private epoch: number;
   /** Per host: the ordinal (in `filters`) of the filter that removed it, or `filters.length` if none. */
   private removedBy = new Int16Array(0);
-  private score = new Float64Array(0);
   /** The host counter version a verdict was made at (0: never). */
   private stamp = new Int32Array(0);
-  /** A tournament tree: node → best host below it, -1 for none; leaves at `leaves + host`. */
-  private tree = new Int32Array(0);
-  private leaves = 0;
-  /** Per tree node: the last `mend` that recomputed it. */
-  private mark = new Int32Array(0);
-  private generation = 0;
+  /** Per host: its score, or -Infinity when a filter removed it (scores are finite). */
+  private score = new Float64Array(0);
+  /** Per block of BLOCK hosts: its best host (-1 for none) and that host's score. */
+  private blockBest = new Int32Array(0);
+  private blockScore = new Float64Array(0);
+  /** Blocks with a re-judged host, whose best is found again before the next `best()`. */
+  private stale = new Uint8Array(0);
+  private staleList = new Int32Array(0);
+  private staleCount = 0;
+  /** Work of `best()`: the three best blocks, then the three best hosts in them. */
+  private readonly topBlocks = new Top3();
+  private readonly topHosts = new Top3();
   /** Hosts removed by each filter; the last slot counts the hosts that passed every filter. */
   private readonly removed: Int32Array;
   /** The last counts handed out: shared by placements while the counts stay the same. */
@@ -110,7 +122,8 @@ export class KeptVerdicts {
       this.judged = 0;
       this.removed.fill(0);
       this.stamp.fill(0);
-      this.tree.fill(-1);
+      this.score.fill(-Infinity);
+      for (let b = 0; b < this.blockBest.length; b++) this.markStale(b);
     }
     this.ensureCapacity(state.n);
     scratch.ensure(state.n);
@@ -125,40 +138,46 @@ export class KeptVerdicts {
         work[m++] = h;
       }
     }
-    const fresh = state.n - this.judged;
     for (let h = this.judged; h < state.n; h++) {
       this.stamp[h] = version[h];
       work[m++] = h;
     }
     this.seen = changed.length;
     this.judged = state.n;
-    if (m === 0) return;
-    // Many new leaves (the first look): rebuild the tree once rather than walk each leaf's path.
-    const bulk = fresh > this.leaves / 8;
-    this.judge(ctx, m, scratch, bulk);
-    if (bulk) this.rebuildTree();
+    if (m > 0) this.judge(ctx, m, scratch);
   }
 
-  /** Up to three best hosts, best first (ties to the lowest index). */
+  /**
+   * Up to three best hosts, best first (ties to the lowest index). They lie in the three best
+   * blocks: a block holding one of them has a best at least as good.
+   */
   best(): Ranked[] {
-    const out: Ranked[] = [];
-    for (let k = 0; k < 3; k++) {
-      const h = this.tree[1];
-      if (h < 0) break;
-      out.push({ host: h, score: this.score[h] });
-      this.setLeaf(h, -1);
-    }
-    for (const r of out) this.setLeaf(r.host, r.host);
-    return out;
+    this.refresh();
+    const { blockBest, blockScore, topBlocks, topHosts } = this;
+    topBlocks.reset();
+    for (let b = 0; b < blockBest.length; b++) if (blockBest[b] >= 0) topBlocks.offer(b, blockScore[b]);
+    // The blocks in ascending order, so that a tie between hosts keeps the lower index.
+    let [x, y, z] = [topBlocks.i0, topBlocks.i1, topBlocks.i2];
+    if (x > y) [x, y] = [y, x];
+    if (y > z) [y, z] = [z, y];
+    if (x > y) [x, y] = [y, x];
+    topHosts.reset();
+    for (const b of [x, y, z]) if (b >= 0) this.offerBlock(b, topHosts);
+    return topHosts.ranked();
   }
 
-  /** Filters then scores `work[0..m)`, recording each host's verdict, its counts and its leaf. */
-  private judge(ctx: PlacementContext, m: number, scratch: Scratch, bulk: boolean): void {
+  private offerBlock(b: number, top: Top3): void {
+    const { score } = this;
+    const end = Math.min((b + 1) << BLOCK_BITS, this.judged);
+    for (let h = b << BLOCK_BITS; h < end; h++) if (score[h] !== -Infinity) top.offer(h, score[h]);
+  }
+
+  /** Filters then scores `work[0..m)`, recording each host's verdict, its counts and its score. */
+  private judge(ctx: PlacementContext, m: number, scratch: Scratch): void {
     const { work, before, total, tmp } = scratch;
-    const { removedBy, filters, removed, tree, leaves, score } = this;
-    // Every judged host's leaf is rewritten here; the tree above them is mended once at the end.
-    const { judged } = scratch;
-    if (!bulk) for (let i = 0; i < m; i++) judged[i] = work[i];
+    const { removedBy, filters, removed, score } = this;
+    // Every judged host's block is stale, whatever its verdict.
+    for (let i = 0; i < m; i++) this.markStale(work[i] >> BLOCK_BITS);
     let n = m;
     for (let f = 0; f < filters.length && n > 0; f++) {
       for (let i = 0; i < n; i++) before[i] = work[i];
@@ -171,7 +190,7 @@ export class KeptVerdicts {
         else {
           removedBy[h] = f;
           removed[f]++;
-          tree[leaves + h] = -1;
+          score[h] = -Infinity;
         }
       }
       n = kept;
@@ -191,70 +210,101 @@ export class KeptVerdicts {
       removedBy[h] = pass;
       removed[pass]++;
       score[h] = this.scorers.length ? total[i] * inv : 0;
-      tree[leaves + h] = h;
     }
-    if (!bulk) this.mend(judged, m);
   }
 
-  /** Recomputes the tree nodes above the leaves `level[0..n)`, level by level, each node once. */
-  private mend(level: Int32Array, n: number): void {
-    const t = this.tree;
-    const mark = this.mark;
-    const gen = ++this.generation;
-    for (let i = 0; i < n; i++) level[i] = (this.leaves + level[i]) >> 1;
-    while (n > 0) {
-      let k = 0;
-      for (let i = 0; i < n; i++) {
-        const p = level[i];
-        if (mark[p] === gen) continue;
-        mark[p] = gen;
-        t[p] = this.better(t[2 * p], t[2 * p + 1]);
-        if (p > 1) level[k++] = p >> 1;
+  private markStale(b: number): void {
+    if (this.stale[b]) return;
+    this.stale[b] = 1;
+    this.staleList[this.staleCount++] = b;
+  }
+
+  /** Finds the best host of every stale block: the first of the highest score, so ties go low. */
+  private refresh(): void {
+    const { score, blockBest, blockScore, stale, staleList } = this;
+    for (let i = 0; i < this.staleCount; i++) {
+      const b = staleList[i];
+      stale[b] = 0;
+      let best = -1;
+      let top = -Infinity;
+      const end = Math.min((b + 1) << BLOCK_BITS, this.judged);
+      for (let h = b << BLOCK_BITS; h < end; h++) {
+        if (score[h] > top) {
+          top = score[h];
+          best = h;
+        }
       }
-      n = k;
+      blockBest[b] = best;
+      blockScore[b] = top;
     }
-  }
-
-  private better(a: number, b: number): number {
-    if (a < 0) return b;
-    if (b < 0) return a;
-    const sa = this.score[a];
-    const sb = this.score[b];
-    return sa > sb || (sa === sb && a < b) ? a : b;
-  }
-
-  private setLeaf(h: number, value: number): void {
-    const t = this.tree;
-    let i = this.leaves + h;
-    t[i] = value;
-    for (i >>= 1; i >= 1; i >>= 1) t[i] = this.better(t[2 * i], t[2 * i + 1]);
-  }
-
-  private rebuildTree(): void {
-    const t = this.tree;
-    for (let i = this.leaves - 1; i >= 1; i--) t[i] = this.better(t[2 * i], t[2 * i + 1]);
+    this.staleCount = 0;
   }
 
   private ensureCapacity(n: number): void {
-    if (n <= this.leaves) return;
-    let leaves = 1;
-    while (leaves < n) leaves *= 2;
-    const grow = <T extends Int16Array | Int32Array | Float64Array>(a: T, make: (k: number) => T): T => {
-      const b = make(leaves);
-      b.set(a.subarray(0, Math.min(a.length, leaves)));
+    if (n <= this.score.length) return;
+    // Room to grow (provisioning adds hosts), in whole blocks.
+    const size = Math.ceil((n * 2) / BLOCK) * BLOCK;
+    const blocks = size >> BLOCK_BITS;
+    const grow = <T extends Int16Array | Int32Array | Float64Array | Uint8Array>(
+      a: T,
+      k: number,
+      make: (k: number) => T,
+    ): T => {
+      const b = make(k);
+      b.set(a);
       return b;
     };
-    this.removedBy = grow(this.removedBy, (k) => new Int16Array(k));
-    this.score = grow(this.score, (k) => new Float64Array(k));
-    this.stamp = grow(this.stamp, (k) => new Int32Array(k));
-    // The tree at the new width, from the leaves of the judged hosts.
-    this.tree = new Int32Array(2 * leaves).fill(-1);
-    this.mark = new Int32Array(leaves);
-    this.generation = 0;
-    this.leaves = leaves;
-    for (let h = 0; h < this.judged; h++)
-      if (this.removedBy[h] === this.filters.length) this.tree[leaves + h] = h;
-    this.rebuildTree();
+    this.removedBy = grow(this.removedBy, size, (k) => new Int16Array(k));
+    this.stamp = grow(this.stamp, size, (k) => new Int32Array(k));
+    const score = new Float64Array(size).fill(-Infinity);
+    score.set(this.score);
+    this.score = score;
+    this.blockBest = grow(this.blockBest, blocks, (k) => new Int32Array(k).fill(-1));
+    this.blockScore = grow(this.blockScore, blocks, (k) => new Float64Array(k).fill(-Infinity));
+    this.stale = grow(this.stale, blocks, (k) => new Uint8Array(k));
+    this.staleList = grow(this.staleList, blocks, (k) => new Int32Array(k));
+  }
+}
+
+/** The three best of the items offered in ascending index order: a tie keeps the earlier (lower). */
+export class Top3 {
+  i0 = -1;
+  i1 = -1;
+  i2 = -1;
+  private s0 = -Infinity;
+  private s1 = -Infinity;
+  private s2 = -Infinity;
+
+  reset(): void {
+    this.i0 = this.i1 = this.i2 = -1;
+    this.s0 = this.s1 = this.s2 = -Infinity;
+  }
+
+  offer(i: number, s: number): void {
+    if (this.i0 < 0 || s > this.s0) {
+      this.i2 = this.i1;
+      this.s2 = this.s1;
+      this.i1 = this.i0;
+      this.s1 = this.s0;
+      this.i0 = i;
+      this.s0 = s;
+    } else if (this.i1 < 0 || s > this.s1) {
+      this.i2 = this.i1;
+      this.s2 = this.s1;
+      this.i1 = i;
+      this.s1 = s;
+    } else if (this.i2 < 0 || s > this.s2) {
+      this.i2 = i;
+      this.s2 = s;
+    }
+  }
+
+  ranked(): Ranked[] {
+    const out: Ranked[] = [];
+    if (this.i0 >= 0) out.push({ host: this.i0, score: this.s0 });
+    if (this.i1 >= 0) out.push({ host: this.i1, score: this.s1 });
+    if (this.i2 >= 0) out.push({ host: this.i2, score: this.s2 });
+    return out;
   }
 }
 
