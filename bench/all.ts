@@ -63,7 +63,7 @@ const BENCHES: Bench[] = [
     script: 'placement',
     timeoutMin: 15,
     meaning:
-      "Placements per second of wall time, median (slowest–fastest sample), of 10,000 mixed-size, partly constrained containers with the seven-strategy chain, every host considered; and per second of the process's CPU time, which the target is checked against (on a shared machine wall time includes waiting for a core). In brackets, one run of the full scan (every host judged anew for every container; the engine keeps verdicts and re-judges only changed hosts): the same machine's reference. No peer; the targets are absolute.",
+      "Placements per second of wall time, median (slowest–fastest) of 7 samples after one untimed run of the same request, of 10,000 mixed-size, partly constrained containers with the seven-strategy chain, every host considered; and per second of the process's CPU time, which the target is checked against (on a shared machine wall time includes waiting for a core). In brackets, one run of the full scan (every host judged anew for every container; the engine keeps verdicts and re-judges only changed hosts): the same machine's reference. No peer; the targets are absolute.",
     rows: (j) =>
       (j.results as Json[]).map((r) => {
         const target = r.hosts === 1000 ? 60_000 : r.hosts === 10_000 ? 8_000 : undefined;

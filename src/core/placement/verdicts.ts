@@ -109,8 +109,13 @@ export class KeptVerdicts {
   /** What each applying filter removed, in chain order (as a full scan reports it). */
   counts(ctx: PlacementContext): FilterCount[] {
     const last = this.lastCounts;
-    if (last && last.every((fc, i) => fc.excluded === this.removed[i])) return last;
+    if (last && this.sameCounts(last)) return last;
     return (this.lastCounts = this.filters.map((nf, i) => filterCount(nf, this.removed[i], ctx)));
+  }
+
+  private sameCounts(last: FilterCount[]): boolean {
+    for (let i = 0; i < last.length; i++) if (last[i].excluded !== this.removed[i]) return false;
+    return true;
   }
 
   /** Re-judges the hosts added or changed since the last call (`changed`: the run's log of hosts). */
