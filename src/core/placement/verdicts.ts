@@ -5,9 +5,10 @@
  * reads that host's counters, labels and id and the container's demand, nothing else), the next
  * container of the same kind needs only the hosts that changed since it last looked: the engine keeps
  * a log of changed hosts, and each kind re-judges the log's new entries. The best hosts come from
- * blocks of 32 scores: a re-judged host makes its block stale, each stale block's best is found by
- * one scan before the next query, and the three best hosts lie in the three best blocks (ties to the
- * lowest index, as the full scan breaks them). Scanning a block's slots side by side costs less than
+ * blocks of 32 scores: each block knows its best host, a re-judged host that beats it becomes it,
+ * and only a best host getting worse makes its block stale, to be scanned once before the next
+ * query; the three best hosts lie in the three best blocks (ties to the lowest index, as the full
+ * scan breaks them). Scanning a block's slots side by side costs less than
  * mending a tree's path for each re-judged host: most hosts' paths share few nodes, and each step
  * reads memory far from the last.
  *
@@ -180,9 +181,7 @@ export class KeptVerdicts {
   /** Filters then scores `work[0..m)`, recording each host's verdict, its counts and its score. */
   private judge(ctx: PlacementContext, m: number, scratch: Scratch): void {
     const { work, before, total, tmp } = scratch;
-    const { removedBy, filters, removed, score } = this;
-    // Every judged host's block is stale, whatever its verdict.
-    for (let i = 0; i < m; i++) this.markStale(work[i] >> BLOCK_BITS);
+    const { removedBy, filters, removed } = this;
     let n = m;
     for (let f = 0; f < filters.length && n > 0; f++) {
       for (let i = 0; i < n; i++) before[i] = work[i];
@@ -195,7 +194,7 @@ export class KeptVerdicts {
         else {
           removedBy[h] = f;
           removed[f]++;
-          score[h] = -Infinity;
+          this.setScore(h, -Infinity);
         }
       }
       n = kept;
@@ -214,7 +213,27 @@ export class KeptVerdicts {
       const h = work[i];
       removedBy[h] = pass;
       removed[pass]++;
-      score[h] = this.scorers.length ? total[i] * inv : 0;
+      this.setScore(h, this.scorers.length ? total[i] * inv : 0);
+    }
+  }
+
+  /**
+   * Records a host's new score and keeps its block's best when it can without a scan: a host that
+   * beats the best becomes it; only the best itself getting worse (or removed) leaves the block
+   * stale. So a block is scanned again only when its best host changed for the worse.
+   */
+  private setScore(h: number, s: number): void {
+    this.score[h] = s;
+    const b = h >> BLOCK_BITS;
+    if (this.stale[b]) return;
+    const best = this.blockBest[b];
+    const top = this.blockScore[b];
+    if (best === h) {
+      if (s < top || s === -Infinity) this.markStale(b);
+      else this.blockScore[b] = s;
+    } else if (s !== -Infinity && (best < 0 || s > top || (s === top && h < best))) {
+      this.blockBest[b] = h;
+      this.blockScore[b] = s;
     }
   }
 
