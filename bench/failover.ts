@@ -106,12 +106,8 @@ async function berthProblems(rig: PoolRig, dead?: string): Promise<string[]> {
   return [...problems, ...stranded.map((i) => `${i.instance} on ${dead}`)];
 }
 
-/** When each side has declared `target` dead, if it has: Berth's inventory, and the swarm's node list. */
-async function detections(
-  rig: PoolRig,
-  target: string,
-): Promise<{ berth: boolean; swarm: boolean; removed: boolean }> {
-  const berth = (await rig.hosts()).some((h) => h.id === target && h.status === 'failed');
+/** Whether the swarm's node list shows `target` down, or no longer lists it. */
+async function swarmDetection(rig: PoolRig, target: string): Promise<{ down: boolean; removed: boolean }> {
   const nodes = (await (await liveManager(rig, target)).listNodes()) as {
     Description?: { Hostname?: string };
     Spec: { Labels?: Record<string, string> };
@@ -120,7 +116,7 @@ async function detections(
   const node = nodes.find(
     (n) => n.Description?.Hostname === target || Object.values(n.Spec.Labels ?? {}).includes(target),
   );
-  return { berth, swarm: node?.Status?.State === 'down', removed: !node };
+  return { down: node?.Status?.State === 'down', removed: !node };
 }
 
 async function createSwarmService(rig: PoolRig): Promise<void> {
@@ -194,32 +190,42 @@ async function phase(rig: PoolRig, kind: PhaseResult['phase']): Promise<PhaseRes
   await rig.stopEngine(target);
   const result: PhaseResult = { phase: kind, host: target, problems: [] };
   const last: { berth: string[]; swarm: string[] } = { berth: [], swarm: [] };
-  while (Date.now() - t0 < PHASE_LIMIT_MS && (result.berthMs === undefined || result.swarmMs === undefined)) {
-    await sleep(250);
-    const [b, s] = await Promise.all([
-      result.berthMs === undefined
-        ? berthProblems(rig, target).catch((err: Error) => [err.message])
-        : Promise.resolve([]),
-      result.swarmMs === undefined
-        ? swarmProblems(rig, target).catch((err: Error) => [err.message])
-        : Promise.resolve([]),
-    ]);
-    const now = Date.now() - t0;
-    if (result.berthDeclaredMs === undefined || result.nodeRemovedMs === undefined) {
-      const seen = await detections(rig, target).catch(() => undefined);
-      if (seen?.berth) result.berthDeclaredMs ??= now;
-      if (seen?.swarm) result.swarmDownMs ??= now;
-      if (seen?.removed) result.nodeRemovedMs ??= now;
-    }
-    if (result.berthMs === undefined) {
+  const open = () => Date.now() - t0 < PHASE_LIMIT_MS;
+  // Each side has its own loop: the swarm's API waits out a leader election, and a probe of one
+  // side that hangs must not delay what the other side's probe sees (it used to: Berth's times in
+  // the leader phase were read only when the swarm's probes returned).
+  const watchBerth = async () => {
+    while (open() && result.berthMs === undefined) {
+      await sleep(250);
+      if (result.berthDeclaredMs === undefined) {
+        const hosts = await rig.hosts().catch(() => []);
+        if (hosts.some((h) => h.id === target && h.status === 'failed'))
+          result.berthDeclaredMs = Date.now() - t0;
+      }
+      const b = await berthProblems(rig, target).catch((err: Error) => [err.message]);
       last.berth = b;
-      if (b.length === 0) log(`  Berth whole again after ${(result.berthMs = now)} ms`);
+      if (b.length === 0) log(`  Berth whole again after ${(result.berthMs = Date.now() - t0)} ms`);
     }
-    if (result.swarmMs === undefined) {
-      last.swarm = s;
-      if (s.length === 0) log(`  Swarm whole again after ${(result.swarmMs = now)} ms`);
+  };
+  // Until Swarm is whole, and (for the record of whether Berth's eviction came first) until the
+  // node is off the swarm's books or Berth is whole.
+  const watchSwarm = async () => {
+    while (
+      open() &&
+      (result.swarmMs === undefined || (result.nodeRemovedMs === undefined && result.berthMs === undefined))
+    ) {
+      await sleep(250);
+      if (result.swarmMs === undefined) {
+        const s = await swarmProblems(rig, target).catch((err: Error) => [err.message]);
+        last.swarm = s;
+        if (s.length === 0) log(`  Swarm whole again after ${(result.swarmMs = Date.now() - t0)} ms`);
+      }
+      const seen = await swarmDetection(rig, target).catch(() => undefined);
+      if (seen?.down) result.swarmDownMs ??= Date.now() - t0;
+      if (seen?.removed) result.nodeRemovedMs ??= Date.now() - t0;
     }
-  }
+  };
+  await Promise.all([watchBerth(), watchSwarm()]);
   if (result.berthMs === undefined) result.problems.push(`Berth: ${last.berth.slice(0, 3).join('; ')}`);
   if (result.swarmMs === undefined) result.problems.push(`Swarm: ${last.swarm.slice(0, 3).join('; ')}`);
   if (result.berthMs && result.swarmMs)
@@ -266,8 +272,8 @@ async function swarmAlone(rig: PoolRig, threshold: number): Promise<AlonePhase> 
     const problems = await swarmProblems(rig, target).catch((err: Error) => [err.message]);
     const now = Date.now() - t0;
     if (result.swarmDownMs === undefined) {
-      const seen = await detections(rig, target).catch(() => undefined);
-      if (seen?.swarm) result.swarmDownMs = now;
+      const seen = await swarmDetection(rig, target).catch(() => undefined);
+      if (seen?.down) result.swarmDownMs = now;
     }
     last = problems;
     if (problems.length === 0) log(`  Swarm alone whole again after ${(result.swarmMs = now)} ms`);
