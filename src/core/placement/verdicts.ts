@@ -8,9 +8,9 @@
  * blocks of 32 scores: each block knows its best host, a re-judged host that beats it becomes it,
  * and only a best host getting worse makes its block stale, to be scanned once before the next
  * query; the three best hosts lie in the three best blocks (ties to the lowest index, as the full
- * scan breaks them). Scanning a block's slots side by side costs less than
- * mending a tree's path for each re-judged host: most hosts' paths share few nodes, and each step
- * reads memory far from the last.
+ * scan breaks them). Scanning a block's slots side by side costs less than mending a tree's path for
+ * each re-judged host: most hosts' paths share few nodes, and each step reads memory far from the
+ * last.
  *
  * The arithmetic is the full scan's, term by term (`Σ wᵢ·sᵢ` in chain order, times `1 / Σ wᵢ`), so
  * both paths give the same placements, scores and explanations; a unit test compares them on random
@@ -75,7 +75,7 @@ export class KeptVerdicts {
   /** Per block of BLOCK hosts: its best host (-1 for none) and that host's score. */
   private blockBest = new Int32Array(0);
   private blockScore = new Float64Array(0);
-  /** Blocks with a re-judged host, whose best is found again before the next `best()`. */
+  /** Blocks whose best host got worse (or that start afresh), scanned again before the next `best()`. */
   private stale = new Uint8Array(0);
   private staleList = new Int32Array(0);
   private staleCount = 0;
