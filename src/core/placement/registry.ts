@@ -21,7 +21,7 @@ export function registerStrategy(
   options: { primaryKey?: string } = {},
 ): void {
   if (!NAME.test(name)) throw new Error(`strategy name '${name}' must be lowerCamel (a-z, A-Z, 0-9)`);
-  if (Object.hasOwn(BUILTIN_STRATEGIES, name)) throw new Error(`'${name}' is a built-in strategy`);
+  if (isBuiltinStrategy(name)) throw new Error(`'${name}' is a built-in strategy`);
   custom.set(name, { factory, ...options });
 }
 
@@ -38,12 +38,12 @@ export function isBuiltinStrategy(name: string): boolean {
 }
 
 export function strategyFactory(name: string): StrategyFactory | undefined {
-  return Object.hasOwn(BUILTIN_STRATEGIES, name) ? BUILTIN_STRATEGIES[name] : custom.get(name)?.factory;
+  return isBuiltinStrategy(name) ? BUILTIN_STRATEGIES[name] : custom.get(name)?.factory;
 }
 
 /** The key a one-value shorthand (`NAME: value`) sets, if the strategy has one. */
 export function primaryKeyOf(name: string): string | undefined {
-  if (Object.hasOwn(BUILTIN_STRATEGIES, name))
+  if (isBuiltinStrategy(name))
     return Object.hasOwn(BUILTIN_PRIMARY_KEYS, name) ? BUILTIN_PRIMARY_KEYS[name] : undefined;
   return custom.get(name)?.primaryKey;
 }
