@@ -16,19 +16,31 @@ function weightOf(cfg: ConfigReader): number {
 }
 
 /**
- * A per-host boolean computed once from labels/id and extended as hosts are added. Kept per run's
- * state in a WeakMap: a compiled chain may outlive its run (engine.ts, ChainCache) and must not hold
- * the run's hosts.
+ * A strategy's state for one run, kept in a WeakMap by the run's `ClusterState` and made afresh when
+ * a host is removed (its `epoch`): a compiled chain may outlive its run (engine.ts, ChainCache) and
+ * must neither hold the run's hosts nor carry one run's caches into the next.
  */
+class PerRun<T> {
+  private byState = new WeakMap<ClusterState, { epoch: number; value: T }>();
+
+  constructor(private readonly make: () => T) {}
+
+  get(state: ClusterState): T {
+    let run = this.byState.get(state);
+    if (!run || run.epoch !== state.epoch)
+      this.byState.set(state, (run = { epoch: state.epoch, value: this.make() }));
+    return run.value;
+  }
+}
+
+/** A per-host boolean computed once from labels/id and extended as hosts are added. */
 export class HostMask {
-  private byState = new WeakMap<ClusterState, { mask: Uint8Array; computed: number; epoch: number }>();
+  private runs = new PerRun(() => ({ mask: new Uint8Array(0), computed: 0 }));
 
   constructor(private readonly test: (labels: Record<string, string>, id: string) => boolean) {}
 
   get(state: ClusterState): Uint8Array {
-    let m = this.byState.get(state);
-    if (!m || m.epoch !== state.epoch)
-      this.byState.set(state, (m = { mask: new Uint8Array(0), computed: 0, epoch: state.epoch }));
+    const m = this.runs.get(state);
     if (m.mask.length < state.n) {
       const grown = new Uint8Array(Math.max(16, state.n * 2));
       grown.set(m.mask.subarray(0, m.computed));
@@ -305,9 +317,8 @@ function fitScorer(pack: boolean): StrategyFactory {
     // Per-host caches of the score, one per request size (cores, memory), keyed by the host's
     // counter version: after a placement only one host changes, so the next container of any size
     // seen recently reuses the rest. Several sizes, because services of different sizes are placed
-    // interleaved; the least recently used size gives way beyond FIT_CACHE_SIZES. Kept by the run's
-    // state in a WeakMap, as HostMask is.
-    const byState = new WeakMap<ClusterState, { epoch: number; caches: FitCache[] }>();
+    // interleaved; the least recently used size gives way beyond FIT_CACHE_SIZES.
+    const runs = new PerRun<FitCache[]>(() => []);
     return {
       scorer: {
         weight,
@@ -317,13 +328,7 @@ function fitScorer(pack: boolean): StrategyFactory {
           const rc = ctx.container.cpus;
           const rm = ctx.container.memoryBytes;
           // A few hosts (kept verdicts re-judging the changed ones) would never hit the cache.
-          let cache: FitCache | undefined;
-          if (n >= FIT_CACHE_FROM) {
-            let run = byState.get(state);
-            if (!run || run.epoch !== state.epoch)
-              byState.set(state, (run = { epoch: state.epoch, caches: [] }));
-            cache = fitCacheFor(run.caches, rc, rm, state.n);
-          }
+          const cache = n >= FIT_CACHE_FROM ? fitCacheFor(runs.get(state), rc, rm, state.n) : undefined;
           for (let i = 0; i < n; i++) {
             const h = cand[i];
             if (cache && cache.stamp[h] === version[h]) {
